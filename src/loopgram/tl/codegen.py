@@ -267,6 +267,9 @@ class Generator:
         lines = [f"class {cname}({base}):", f'    """{_doc(c)}"""', ""]
         slot_text = ", ".join(f'"{s}"' for s in slots)
         lines.append(f"    __slots__ = ({slot_text}{',' if len(slots) == 1 else ''})")
+        # Kept apart from __slots__ so that subclasses (which declare their own, empty,
+        # __slots__) still compare, print and convert by these fields.
+        lines.append("    _FIELDS = __slots__")
         lines.append(f"    CONSTRUCTOR_ID = 0x{c.id:08X}")
         lines.append(f'    TL_NAME = "{c.name}"')
         lines.append("")
@@ -385,7 +388,7 @@ class Generator:
             flush()
             target = f"v.{attr_name(a.name)}"
             if a.is_true_flag and a.flag is not None:
-                lines.append(f"        {target} = bool(_f_{a.flag.field} & {1 << a.flag.bit})")
+                lines.append(f"        {target} = _f_{a.flag.field} & {1 << a.flag.bit} != 0")
             elif a.flag is not None:
                 expr = self.read_expr(ctx, a.type)
                 cond = f"_f_{a.flag.field} & {1 << a.flag.bit}"

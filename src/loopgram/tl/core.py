@@ -98,6 +98,7 @@ class TLObject:
     """Base of every TL constructor and function."""
 
     __slots__ = ()
+    _FIELDS: ClassVar[tuple[str, ...]] = ()
     CONSTRUCTOR_ID: ClassVar[int] = 0
     TL_NAME: ClassVar[str] = ""
 
@@ -114,15 +115,13 @@ class TLObject:
         return bytes(o)
 
     def _fields(self) -> Iterable[tuple[str, Any]]:
-        names: tuple[str, ...] = self.__slots__
-        for name in names:
+        for name in self._FIELDS:
             yield name, getattr(self, name)
 
     def __eq__(self, other: object) -> bool:
         if type(self) is not type(other):
             return NotImplemented
-        names: tuple[str, ...] = self.__slots__
-        return all(getattr(self, n) == getattr(other, n) for n in names)
+        return all(getattr(self, n) == getattr(other, n) for n in self._FIELDS)
 
     __hash__ = None  # type: ignore[assignment]  # mutable value objects
 
@@ -170,8 +169,19 @@ def write_bytes(o: bytearray, b: bytes) -> None:
         o += _PADS[pad]
 
 
+_SHORT_PADS = tuple(_PADS[(-(n + 1)) & 3] for n in range(4))
+
+
 def write_string(o: bytearray, s: str) -> None:
-    write_bytes(o, s.encode("utf-8"))
+    b = s.encode("utf-8")
+    n = len(b)
+    if n < 254:
+        # The common case inline: one length byte, the text, padding to 4.
+        o.append(n)
+        o += b
+        o += _SHORT_PADS[n & 3]
+    else:
+        write_bytes(o, b)
 
 
 def write_int128(o: bytearray, v: int) -> None:
@@ -253,6 +263,16 @@ def read_bytes(r: Reader) -> bytes:
 
 
 def read_string(r: Reader) -> str:
+    d = r.data
+    p = r.pos
+    if p < len(d):
+        n = d[p]
+        if n < 254:
+            nxt = p + ((n + 4) & ~3)
+            if nxt <= len(d):
+                r.pos = nxt
+                return d[p + 1 : p + 1 + n].decode("utf-8", "replace")
+    # Long strings and every error case take the general path.
     return read_bytes(r).decode("utf-8", "replace")
 
 
@@ -332,21 +352,26 @@ def read_vector_double(r: Reader) -> list[float]:
     return _read_fixed_vector(r, read_vector_count(r, 8), "d", 8)
 
 
+_unpack_id = _I.unpack_from
+
+
 def read_boxed(r: Reader, table: Table) -> Any:
     """Read a constructor id and dispatch to the reader registered for it in ``table``."""
     p = r.pos
-    if p + 4 > len(r.data):
+    d = r.data
+    if p + 4 > len(d):
         raise _truncated(r, 4, "constructor id")
-    cid = _I.unpack_from(r.data, p)[0]
+    cid = _unpack_id(d, p)[0]
     reader = table.get(cid)
     if reader is None:
         raise TLDecodeError(p, f"unknown or unexpected constructor id {cid:#010x}")
-    if r.depth >= MAX_DEPTH:
+    depth = r.depth
+    if depth >= MAX_DEPTH:
         raise TLDecodeError(p, f"objects nested deeper than {MAX_DEPTH}")
     r.pos = p + 4
-    r.depth += 1
+    r.depth = depth + 1
     v = reader(r)
-    r.depth -= 1
+    r.depth = depth
     return v
 
 
@@ -384,6 +409,7 @@ class GzipPacked(TLObject):
     """gzip_packed#3072cfa1 packed_data:string = Object; (``data`` is the unpacked body)."""
 
     __slots__ = ("data",)
+    _FIELDS = __slots__
     CONSTRUCTOR_ID = GZIP_PACKED_ID
     TL_NAME = "gzip_packed"
 
@@ -417,6 +443,7 @@ class RpcResult(TLObject):
     """
 
     __slots__ = ("req_msg_id", "result")
+    _FIELDS = __slots__
     CONSTRUCTOR_ID = RPC_RESULT_ID
     TL_NAME = "rpc_result"
 
@@ -451,6 +478,7 @@ class ContainerMessage(TLObject):
     """
 
     __slots__ = ("body", "msg_id", "seqno")
+    _FIELDS = __slots__
     TL_NAME = "message"
 
     def __init__(self, *, msg_id: int, seqno: int, body: bytes) -> None:
@@ -481,6 +509,7 @@ class MsgContainer(TLObject):
     """msg_container#73f1f8dc messages:vector<message> = MessageContainer;"""
 
     __slots__ = ("messages",)
+    _FIELDS = __slots__
     CONSTRUCTOR_ID = MSG_CONTAINER_ID
     TL_NAME = "msg_container"
     MAX_MESSAGES = 1024
@@ -533,14 +562,18 @@ def _ensure_registry() -> None:
         _loaded = True
 
 
+_DECODE_FAILURES = (struct.error, IndexError, ValueError, OverflowError, UnicodeError)
+
+
 def _guarded(data: bytes, reader: Callable[[Reader], R]) -> R:
-    _ensure_registry()
-    r = Reader(bytes(data))
+    if not _loaded:
+        _ensure_registry()
+    r = Reader(data if type(data) is bytes else bytes(data))
     try:
         v = reader(r)
     except TLDecodeError:
         raise
-    except (struct.error, IndexError, ValueError, OverflowError, UnicodeError) as e:
+    except _DECODE_FAILURES as e:
         raise TLDecodeError(r.pos, f"malformed data ({e})") from None
     except RecursionError:
         raise TLDecodeError(r.pos, "objects nested too deeply") from None
@@ -551,6 +584,10 @@ def _guarded(data: bytes, reader: Callable[[Reader], R]) -> R:
     return v
 
 
+def _read_any(r: Reader) -> Any:
+    return read_boxed(r, OBJECTS)
+
+
 def read(data: bytes, cls: type[Any] | None = None) -> Any:
     """Parse one serialised object that fills ``data`` exactly.
 
@@ -558,6 +595,4 @@ def read(data: bytes, cls: type[Any] | None = None) -> Any:
     constructor id selects the class among every known constructor and function; a Bool
     comes back as ``bool`` and ``gzip_packed`` is inflated transparently.
     """
-    if cls is not None:
-        return _guarded(data, cls._read)
-    return _guarded(data, lambda r: read_boxed(r, OBJECTS))
+    return _guarded(data, _read_any if cls is None else cls._read)

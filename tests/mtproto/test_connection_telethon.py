@@ -1,0 +1,157 @@
+"""A real peer: Telethon's MTProtoSender against a ServerConnection over loopback TCP.
+
+Telethon's sender runs the key exchange, starts with server salt 0 (and so gets
+``bad_server_salt`` and re-sends), packs concurrent queries in containers, pings, and on
+a new TCP connection reuses the auth key with a new session. The server side is a
+minimal asyncio driver written here: read, ``receive_data``, answer queries,
+``data_to_send``, write. Telethon is only a test dependency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+pytest.importorskip("telethon")
+
+from telethon import errors as telethon_errors  # type: ignore[import-untyped]
+from telethon.crypto import rsa as telethon_rsa  # type: ignore[import-untyped]
+from telethon.network.connection import (  # type: ignore[import-untyped]
+    ConnectionTcpAbridged,
+    ConnectionTcpFull,
+    ConnectionTcpIntermediate,
+    ConnectionTcpObfuscated,
+)
+from telethon.network.mtprotosender import MTProtoSender  # type: ignore[import-untyped]
+from telethon.tl import functions as telethon_functions  # type: ignore[import-untyped]
+
+from loopgram.mtproto.deps import seeded_random, system_clock
+from loopgram.mtproto.errors import RemoteProtocolError
+from loopgram.mtproto.events import MessageRejected, RequestReceived
+from loopgram.mtproto.server_connection import ServerConnection
+from loopgram.mtproto.store import MemoryStore
+from loopgram.tl.functions import InvokeWithLayer
+from loopgram.tl.functions.help import GetNearestDc
+from loopgram.tl.types import NearestDc
+from tests.vectors.make_vectors import load_test_key
+
+KEY = load_test_key()
+NEAREST = NearestDc(country="NL", this_dc=2, nearest_dc=2)
+
+
+class Server:
+    """A loopback TCP server: one ServerConnection per accepted connection."""
+
+    def __init__(self) -> None:
+        self.store = MemoryStore()
+        self.events: list[Any] = []
+        self.port = 0
+        self._server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> Server:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        await self._server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connection = ServerConnection(
+            self.store, rsa_keys=[KEY], clock=system_clock, random_bytes=seeded_random(7)
+        )
+        try:
+            while data := await reader.read(65536):
+                try:
+                    events = connection.receive_data(data)
+                except RemoteProtocolError as exc:
+                    writer.write(exc.reply)
+                    break
+                self.events.extend(events)
+                for event in events:
+                    if not isinstance(event, RequestReceived):
+                        continue
+                    if isinstance(event.request, (GetNearestDc, InvokeWithLayer)):
+                        connection.send_result(event.msg_id, NEAREST)
+                    else:
+                        connection.send_error(event.msg_id, 400, "QUERY_ID_INVALID")
+                writer.write(connection.data_to_send())
+                await writer.drain()
+        finally:
+            writer.close()
+
+
+@pytest.fixture
+def telethon_trusts_the_test_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(telethon_rsa, "_server_keys", dict(telethon_rsa._server_keys))
+    telethon_rsa.add_key(KEY.public_key.to_pem(), old=False)
+
+
+class Loggers(dict[str, logging.Logger]):
+    def __missing__(self, key: str) -> logging.Logger:
+        return logging.getLogger(key)
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[Server]:
+    async with Server() as running:
+        yield running
+
+
+CONNECTIONS = [
+    ConnectionTcpFull,
+    ConnectionTcpAbridged,
+    ConnectionTcpIntermediate,
+    ConnectionTcpObfuscated,
+]
+
+
+@pytest.mark.usefixtures("telethon_trusts_the_test_key")
+@pytest.mark.parametrize("connection_class", CONNECTIONS, ids=lambda c: c.__name__)
+async def test_telethon_sender_round_trips(server: Server, connection_class: Any) -> None:
+    loggers = Loggers()
+    sender = MTProtoSender(None, loggers=loggers, retries=1, auto_reconnect=False)
+    await asyncio.wait_for(
+        sender.connect(connection_class("127.0.0.1", server.port, 2, loggers=loggers)), 20
+    )
+    assert sender.auth_key.key is not None
+    try:
+        result = await asyncio.wait_for(
+            sender.send(telethon_functions.help.GetNearestDcRequest()), 10
+        )
+        assert (result.country, result.this_dc) == ("NL", 2)
+        # Several at once: Telethon packs them into one container.
+        futures = [sender.send(telethon_functions.help.GetNearestDcRequest()) for _ in range(5)]
+        futures.append(sender.send(telethon_functions.PingRequest(ping_id=42)))
+        results = await asyncio.wait_for(asyncio.gather(*futures), 10)
+        assert results[-1].ping_id == 42
+        assert all(r.country == "NL" for r in results[:-1])
+        # rpc_error reaches Telethon as the exception class of its code and message.
+        with pytest.raises(telethon_errors.QueryIdInvalidError):
+            await asyncio.wait_for(sender.send(telethon_functions.help.GetConfigRequest()), 10)
+    finally:
+        await sender.disconnect()
+    # Telethon started with salt 0: it was told the salt once, in band, and went on.
+    rejected = [e.error_code for e in server.events if isinstance(e, MessageRejected)]
+    assert rejected in ([], [48])
+
+    # A new TCP connection with the same auth key (and a new session).
+    again = MTProtoSender(sender.auth_key, loggers=loggers, retries=1, auto_reconnect=False)
+    await asyncio.wait_for(
+        again.connect(connection_class("127.0.0.1", server.port, 2, loggers=loggers)), 20
+    )
+    try:
+        result = await asyncio.wait_for(
+            again.send(telethon_functions.help.GetNearestDcRequest()), 10
+        )
+        assert result.nearest_dc == 2
+    finally:
+        await again.disconnect()
+    assert len(server.store.keys) == 1
+    assert len(server.store.sessions) == 2
