@@ -94,6 +94,7 @@ class _Ctx:
         self.imports: set[str] = set()
         self.structs: dict[str, str] = {}
         self.type_vars: set[str] = set()
+        self.tables: set[str] = set()
 
     def abc(self, ref: TypeRef) -> str:
         ns, _, short = ref.name.rpartition(".")
@@ -113,8 +114,12 @@ class _Ctx:
         return f"{alias}.{class_name(comb.name)}"
 
     def table(self, ref: TypeRef) -> str:
+        # A module-level alias of the (shared, later filled) dict: one global lookup per read
+        # instead of a module attribute lookup.
         self.imports.add(f"from {self.gen.root} import _tables as _tb")
-        return "_tb." + self.gen.table_name(self.pkg, ref.name)
+        name = self.gen.table_name(self.pkg, ref.name)
+        self.tables.add(name)
+        return "_" + name
 
     def struct(self, fmt: str) -> str:
         name = "_S_" + fmt
@@ -449,6 +454,8 @@ class Generator:
         head.append('_S_i4 = _struct.Struct("<I")')
         for name in sorted(ctx.structs):
             head.append(f"{name} = {ctx.structs[name]}")
+        for tname in sorted(ctx.tables):
+            head.append(f"_{tname} = _tb.{tname}")
         for tv in sorted(ctx.type_vars):
             head.append(f'{tv} = _TypeVar("{tv}")')
         head.append("")

@@ -358,13 +358,13 @@ _unpack_id = _I.unpack_from
 def read_boxed(r: Reader, table: Table) -> Any:
     """Read a constructor id and dispatch to the reader registered for it in ``table``."""
     p = r.pos
-    d = r.data
-    if p + 4 > len(d):
-        raise _truncated(r, 4, "constructor id")
-    cid = _unpack_id(d, p)[0]
-    reader = table.get(cid)
-    if reader is None:
-        raise TLDecodeError(p, f"unknown or unexpected constructor id {cid:#010x}")
+    # A short buffer makes unpack_from raise struct.error, which the entry points turn into
+    # a TLDecodeError at this offset: cheaper than checking the length on every object.
+    cid = _unpack_id(r.data, p)[0]
+    try:
+        reader = table[cid]
+    except KeyError:
+        raise TLDecodeError(p, f"unknown or unexpected constructor id {cid:#010x}") from None
     depth = r.depth
     if depth >= MAX_DEPTH:
         raise TLDecodeError(p, f"objects nested deeper than {MAX_DEPTH}")

@@ -1,0 +1,272 @@
+"""Server layer: one RPC in, one answer out -- wrappers, routing, login, limits, errors.
+
+``Dispatcher.dispatch(session, request, body, msg_id)`` takes what the MTProto connection
+reported for a query (the parsed object, or ``None`` and the raw body when the codec could
+not parse it) and returns an ``Answer``: a result to send with ``rpc_result`` or an
+``RpcError`` to send as ``rpc_error``. It never raises for anything a client can provoke:
+
+- ``invokeWithLayer`` records the layer (``CONNECTION_LAYER_INVALID`` below the oldest one
+  served), ``initConnection`` the client's description, ``invokeWithoutUpdates`` stops
+  pushing to the session; ``invokeAfterMsg(s)`` and the other ``invokeWith*`` wrappers are
+  unwrapped (MTProto already delivers a connection's queries in order);
+- a method without a handler answers ``400 INPUT_METHOD_INVALID`` (also for a constructor
+  the codec does not know); a known method whose body does not decode ``400 INPUT_FETCH_ERROR``;
+- a method that needs an account answers ``401 AUTH_KEY_UNREGISTERED`` before login;
+- ``420 FLOOD_WAIT_X`` when the caller exceeds the method's rate;
+- any other exception is logged and answered ``500 INTERNAL``.
+
+Handlers may wait (``messages.getBotCallbackAnswer`` waits for the bot), so the driver runs
+each ``dispatch`` as its own task and cancels it if the client drops the query.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import loopgram.tl.functions as fn
+from loopgram import tl
+from loopgram.server.context import ClientInfo, RequestContext, SessionContext
+from loopgram.server.errors import (
+    AUTH_KEY_UNREGISTERED,
+    CONNECTION_LAYER_INVALID,
+    INPUT_FETCH_ERROR,
+    INPUT_METHOD_INVALID,
+    INTERNAL,
+    RpcError,
+)
+from loopgram.server.flood import FloodLimiter
+from loopgram.server.handlers import Registry, default_registry
+from loopgram.server.presses import PressBroker
+from loopgram.server.services import Services
+from loopgram.tl import TLObject
+from loopgram.tl.core import (
+    BOOL_FALSE_ID,
+    BOOL_TRUE_ID,
+    FUNCTIONS,
+    OBJECTS,
+    Reader,
+    TLDecodeError,
+    read_boxed,
+    read_bytes,
+    read_fixed,
+    read_int,
+    read_vector_long,
+    write_vector_header,
+)
+
+log = logging.getLogger(__name__)
+
+Serialize = Callable[[TLObject], bytes]
+"""Writes one boxed TL object (``bytes`` for the newest layer)."""
+
+Decoder = Callable[[bytes, int], Any]
+"""``(body, layer) -> request``: reads a query sent in an older layer's layout
+(``loopgram.tl.layers.read``); raises ``TLDecodeError``."""
+
+_U32: Final = struct.Struct("<I")
+_TRUE: Final = _U32.pack(BOOL_TRUE_ID)
+_FALSE: Final = _U32.pack(BOOL_FALSE_ID)
+_LONG: Final = struct.Struct("<q")
+
+# Wrappers that only carry the query (their own fields mean nothing to loopgram).
+_PLAIN_WRAPPERS: Final = (
+    fn.InvokeAfterMsg,
+    fn.InvokeAfterMsgs,
+    fn.InvokeWithMessagesRange,
+    fn.InvokeWithTakeout,
+    fn.InvokeWithBusinessConnection,
+    fn.InvokeWithGooglePlayIntegrity,
+    fn.InvokeWithApnsSecret,
+    fn.InvokeWithReCaptcha,
+)
+
+tl.read(_TRUE)  # loads the generated registry behind OBJECTS / FUNCTIONS
+
+
+def encode_result(value: object, serialize: Serialize = bytes) -> bytes:
+    """A handler's result as ``rpc_result`` carries it: a TL object, a ``Bool`` or a vector.
+
+    ``serialize`` writes one boxed object; the default writes the newest layer, a driver
+    serving an older layer passes ``lambda obj: loopgram.tl.layers.serialize(obj, layer)``.
+    """
+    if isinstance(value, bool):
+        return _TRUE if value else _FALSE
+    if isinstance(value, TLObject):
+        return serialize(value)
+    if isinstance(value, list):
+        o = bytearray()
+        write_vector_header(o, len(value))
+        for item in value:
+            if isinstance(item, TLObject):
+                o += serialize(item)
+            elif isinstance(item, int):
+                o += _LONG.pack(item)
+            else:
+                raise TypeError(f"cannot encode a vector item {type(item).__name__}")
+        return bytes(o)
+    raise TypeError(f"cannot encode a result of type {type(value).__name__}")
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What to send back: ``result`` (``rpc_result``) or ``error`` (``rpc_error``)."""
+
+    result: object = None
+    error: RpcError | None = None
+    method: str = field(default="", compare=False)
+    """TL name of the method answered (for logs), when known."""
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def encode(self, serialize: Serialize = bytes) -> bytes:
+        """The result serialised (see ``encode_result``); only for ``ok`` answers."""
+        if self.error is not None:
+            raise ValueError("an error answer has no result to encode")
+        return encode_result(self.result, serialize)
+
+
+@dataclass(frozen=True, slots=True)
+class _Peeled:
+    """What the wrappers of an undecodable body say: the innermost constructor id, and the
+    layer of an ``invokeWithLayer`` among them."""
+
+    constructor_id: int | None
+    layer: int | None
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        services: Services,
+        presses: PressBroker,
+        *,
+        registry: Registry | None = None,
+        limiter: FloodLimiter | None = None,
+        decode: Decoder | None = None,
+    ) -> None:
+        self._services = services
+        self._presses = presses
+        self._registry = registry if registry is not None else default_registry()
+        self._limiter = limiter or FloodLimiter(services.clock, services.config.rate_for)
+        self._decode = decode
+
+    @property
+    def registry(self) -> Registry:
+        return self._registry
+
+    async def dispatch(
+        self,
+        session: SessionContext,
+        request: object | None,
+        body: bytes = b"",
+        msg_id: int = 0,
+    ) -> Answer:
+        """Answer one query of ``session`` (``request`` parsed, or ``None`` and ``body``)."""
+        method = ""
+        try:
+            if request is None:
+                request = self._decode_raw(session, body)
+            query = self._unwrap(session, request)
+            method = getattr(query, "TL_NAME", "") or type(query).__name__
+            route = self._registry.get(type(query)) if isinstance(query, TLObject) else None
+            if route is None:
+                raise INPUT_METHOD_INVALID()
+            account = session.account
+            if route.needs_account and account is None:
+                raise AUTH_KEY_UNREGISTERED()
+            caller = ("account", account.id) if account is not None else ("key", session.key[0])
+            self._limiter.check(caller, route.name)
+            ctx = RequestContext(session, self._services, self._presses, msg_id)
+            result = await route.handler(ctx, query)
+            return Answer(result=result, method=method)
+        except RpcError as error:
+            return Answer(error=error, method=method)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("%s of session %r failed", method or "a request", session.key)
+            return Answer(error=INTERNAL(), method=method)
+
+    # -- wrappers ---------------------------------------------------------------------------
+
+    def _unwrap(self, session: SessionContext, request: object) -> object:
+        while True:
+            if isinstance(request, fn.InvokeWithLayer):
+                self._check_layer(request.layer)
+                session.set_layer(request.layer)
+                request = request.query
+            elif isinstance(request, fn.InitConnection):
+                session.client_info = ClientInfo(
+                    api_id=request.api_id,
+                    device_model=request.device_model,
+                    system_version=request.system_version,
+                    app_version=request.app_version,
+                    system_lang_code=request.system_lang_code,
+                    lang_pack=request.lang_pack,
+                    lang_code=request.lang_code,
+                )
+                request = request.query
+            elif isinstance(request, fn.InvokeWithoutUpdates):
+                session.set_receive_updates(False)
+                request = request.query
+            elif isinstance(request, _PLAIN_WRAPPERS):
+                request = request.query
+            else:
+                return request
+
+    def _check_layer(self, layer: int) -> None:
+        if layer < self._services.config.min_layer:
+            raise CONNECTION_LAYER_INVALID()
+
+    # -- bodies the codec could not parse -----------------------------------------------------
+
+    def _decode_raw(self, session: SessionContext, body: bytes) -> object:
+        peeled = _peel(body)
+        layer = peeled.layer if peeled.layer is not None else session.layer
+        if peeled.layer is not None:
+            self._check_layer(peeled.layer)
+        if self._decode is not None and layer is not None and layer != tl.LAYER:
+            try:
+                return self._decode(body, layer)
+            except (TLDecodeError, ValueError, LookupError) as exc:
+                log.debug("layer %s request did not decode: %s", layer, exc)
+        if peeled.constructor_id is None or peeled.constructor_id not in FUNCTIONS:
+            raise INPUT_METHOD_INVALID()
+        raise INPUT_FETCH_ERROR()
+
+
+def _peel(body: bytes) -> _Peeled:
+    """Walk the wrappers of a raw query without decoding the query itself."""
+    r = Reader(bytes(body))
+    layer: int | None = None
+    try:
+        while True:
+            cid = read_fixed(r, _U32)
+            if cid == fn.InvokeWithLayer.CONSTRUCTOR_ID:
+                layer = read_int(r)
+            elif cid == fn.InitConnection.CONSTRUCTOR_ID:
+                flags = read_fixed(r, _U32)
+                read_int(r)  # api_id
+                for _ in range(6):
+                    read_bytes(r)
+                if flags & 1:
+                    read_boxed(r, OBJECTS)
+                if flags & 2:
+                    read_boxed(r, OBJECTS)
+            elif cid == fn.InvokeWithoutUpdates.CONSTRUCTOR_ID:
+                pass
+            elif cid == fn.InvokeAfterMsg.CONSTRUCTOR_ID:
+                read_fixed(r, _LONG)
+            elif cid == fn.InvokeAfterMsgs.CONSTRUCTOR_ID:
+                read_vector_long(r)
+            else:
+                return _Peeled(cid, layer)
+    except (TLDecodeError, struct.error, IndexError, ValueError):
+        return _Peeled(None, layer)

@@ -1,0 +1,121 @@
+"""Server layer: callback presses as awaitables, on the event loop.
+
+``CallbackService`` holds the rules and the pending table without any event loop;
+``PressBroker`` gives each pending press an ``asyncio.Future`` that the user's
+``getBotCallbackAnswer`` awaits, publishes the press to the bot through the hub, resolves the
+future when the bot answers, and fails it with ``BOT_RESPONSE_TIMEOUT`` when ``expire_due``
+finds the window closed. Time only moves through the injected clock: the driver runs
+``run_timers`` (which sleeps in real time until the next deadline by that clock), tests call
+``expire_due`` after advancing a fake clock. Several server processes would replace this class
+with one that keeps the pending table in Redis; handlers only see ``press`` and ``answer``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from loopgram.mtproto.deps import Clock
+from loopgram.server.errors import BOT_RESPONSE_TIMEOUT
+from loopgram.server.hub import UpdateHub
+from loopgram.server.services.callbacks import CallbackService, PendingPress
+from loopgram.storage import Account
+from loopgram.tl import abcs
+from loopgram.tl.types import messages as msg_types
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class PressBroker:
+    def __init__(self, callbacks: CallbackService, hub: UpdateHub, clock: Clock) -> None:
+        self._callbacks = callbacks
+        self._hub = hub
+        self._clock = clock
+        self._waiters: dict[int, asyncio.Future[msg_types.BotCallbackAnswer]] = {}
+        self._wakeup: asyncio.Event | None = None
+
+    @property
+    def waiting(self) -> int:
+        """Presses whose user is still waiting for the answer."""
+        return len(self._waiters)
+
+    async def press(
+        self,
+        user: Account,
+        peer: abcs.InputPeer,
+        msg_id: int,
+        *,
+        data: bytes | None,
+        game: bool,
+        password: abcs.InputCheckPasswordSRP | None = None,
+    ) -> msg_types.BotCallbackAnswer:
+        """Register the press, deliver it to the bot, wait for the answer or the timeout."""
+        self.expire_due()
+        pending = self._callbacks.press(user, peer, msg_id, data=data, game=game, password=password)
+        future: asyncio.Future[msg_types.BotCallbackAnswer] = (
+            asyncio.get_running_loop().create_future()
+        )
+        self._waiters[pending.query_id] = future
+        if self._wakeup is not None:
+            self._wakeup.set()
+        # An offline bot simply gets nothing: the user then times out like any other press.
+        self._hub.publish(pending.bot_id, pending.update)
+        try:
+            return await future
+        finally:
+            # Answered, timed out, or the client went away (task cancelled): either way the
+            # answer has nowhere else to go. The bot may still answer a cancelled press.
+            self._waiters.pop(pending.query_id, None)
+
+    def answer(
+        self,
+        bot: Account,
+        query_id: int,
+        *,
+        alert: bool = False,
+        message: str | None = None,
+        url: str | None = None,
+        cache_time: int = 0,
+    ) -> bool:
+        """The bot's answer: ``True``, or the rule's ``RpcError``."""
+        self.expire_due()
+        pending, result = self._callbacks.answer(
+            bot, query_id, alert=alert, message=message, url=url, cache_time=cache_time
+        )
+        future = self._waiters.pop(pending.query_id, None)
+        if future is not None and not future.done():
+            future.set_result(result)
+        return True
+
+    def expire_due(self) -> list[PendingPress]:
+        """Time out every press whose window has closed by the clock; returns them."""
+        expired = self._callbacks.expire(self._clock())
+        for pending in expired:
+            future = self._waiters.pop(pending.query_id, None)
+            if future is not None and not future.done():
+                future.set_exception(BOT_RESPONSE_TIMEOUT())
+        return expired
+
+    def next_deadline(self) -> float | None:
+        return self._callbacks.next_deadline()
+
+    async def run_timers(self, *, sleep: Sleep = asyncio.sleep, max_interval: float = 1.0) -> None:
+        """Expire presses on time, forever (run it as a task; cancel it to stop)."""
+        self._wakeup = asyncio.Event()
+        try:
+            while True:
+                self.expire_due()
+                deadline = self.next_deadline()
+                delay = max_interval
+                if deadline is not None:
+                    delay = min(max_interval, max(0.0, deadline - self._clock()))
+                self._wakeup.clear()
+                sleeper = asyncio.ensure_future(sleep(delay))
+                waker = asyncio.ensure_future(self._wakeup.wait())
+                try:
+                    await asyncio.wait((sleeper, waker), return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    sleeper.cancel()
+                    waker.cancel()
+        finally:
+            self._wakeup = None

@@ -1,0 +1,87 @@
+"""Server layer: the services that hold the rules, and ``Services``, the bundle handlers use.
+
+Each service is plain synchronous logic over the storage, the injected clock and randomness
+and the update hub; none of them needs an event loop. ``Services.create`` wires them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from loopgram.mtproto.deps import Clock, RandomBytes
+from loopgram.server.config import ServerConfig, ServerInfo
+from loopgram.server.hub import UpdateHub
+from loopgram.server.services.accounts import AccountService, BotCredentials
+from loopgram.server.services.callbacks import CallbackService, PendingPress
+from loopgram.server.services.help import HelpService
+from loopgram.server.services.keys import ServerKeys
+from loopgram.server.services.messages import InlineSent, MessageService
+from loopgram.server.services.peers import Peers
+from loopgram.server.services.updates import UpdateService
+from loopgram.server.services.users import UserService
+from loopgram.storage import Storage
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    storage: Storage
+    clock: Clock
+    config: ServerConfig
+    info: ServerInfo
+    hub: UpdateHub
+    keys: ServerKeys
+    peers: Peers
+    accounts: AccountService
+    users: UserService
+    messages: MessageService
+    callbacks: CallbackService
+    updates: UpdateService
+    help: HelpService
+
+    @classmethod
+    def create(
+        cls,
+        storage: Storage,
+        *,
+        clock: Clock,
+        random_bytes: RandomBytes,
+        hub: UpdateHub,
+        config: ServerConfig | None = None,
+        info: ServerInfo | None = None,
+    ) -> Services:
+        config = config or ServerConfig()
+        info = info or ServerInfo()
+        keys = ServerKeys(storage, random_bytes)
+        peers = Peers(storage)
+        messages = MessageService(storage, clock, hub, peers, keys, config, info.dc_id)
+        return cls(
+            storage=storage,
+            clock=clock,
+            config=config,
+            info=info,
+            hub=hub,
+            keys=keys,
+            peers=peers,
+            accounts=AccountService(storage, clock, random_bytes, config),
+            users=UserService(storage, peers),
+            messages=messages,
+            callbacks=CallbackService(storage, clock, random_bytes, peers, messages, keys, config),
+            updates=UpdateService(storage, clock, config),
+            help=HelpService(clock, info, config),
+        )
+
+
+__all__ = [
+    "AccountService",
+    "BotCredentials",
+    "CallbackService",
+    "HelpService",
+    "InlineSent",
+    "MessageService",
+    "Peers",
+    "PendingPress",
+    "ServerKeys",
+    "Services",
+    "UpdateService",
+    "UserService",
+]

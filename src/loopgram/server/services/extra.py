@@ -1,0 +1,42 @@
+"""Server layer: what the server keeps in a stored message's opaque ``extra`` field.
+
+The storage keeps ``extra`` as bytes it never reads; the server writes a small JSON object
+there for facts the message row has no column for: the bot a message was sent via, and
+whether it is an inline-mode message (its buttons then belong to an inline message id).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class MessageExtra:
+    via_bot_id: int | None = None
+    """The bot whose inline mode sent the message (``via_bot_id`` of ``message``)."""
+    inline: bool = False
+    """Sent in inline mode: button presses become ``updateInlineBotCallbackQuery``."""
+
+    def encode(self) -> bytes | None:
+        fields: dict[str, Any] = {}
+        if self.via_bot_id is not None:
+            fields["via_bot_id"] = self.via_bot_id
+        if self.inline:
+            fields["inline"] = True
+        return json.dumps(fields, sort_keys=True).encode() if fields else None
+
+    @classmethod
+    def decode(cls, data: bytes | None) -> MessageExtra:
+        if not data:
+            return _EMPTY
+        fields = json.loads(data)
+        via = fields.get("via_bot_id")
+        return cls(
+            via_bot_id=via if isinstance(via, int) else None,
+            inline=fields.get("inline") is True,
+        )
+
+
+_EMPTY = MessageExtra()

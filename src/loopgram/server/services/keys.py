@@ -1,0 +1,44 @@
+"""Server layer: opaque 64-bit values derived from a server secret.
+
+``chat_instance`` must be the same for every user of a chat and stable across restarts and
+processes, yet reveal nothing about the chat; the access hashes of inline message ids and of
+games must be unguessable yet recomputable. A keyed hash (HMAC-SHA256 with the secret stored
+under ``CHAT_INSTANCE_SECRET``, created on first use) gives all three without storing them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from loopgram.mtproto.deps import RandomBytes
+from loopgram.storage import CHAT_INSTANCE_SECRET, Storage
+
+
+class ServerKeys:
+    def __init__(self, storage: Storage, random_bytes: RandomBytes) -> None:
+        self._storage = storage
+        self._random = random_bytes
+        self._secret: bytes | None = None
+
+    def _int64(self, label: str) -> int:
+        if self._secret is None:
+            self._secret = self._storage.settings.setdefault(CHAT_INSTANCE_SECRET, self._random(32))
+        digest = hmac.new(self._secret, label.encode(), hashlib.sha256).digest()
+        return int.from_bytes(digest[:8], "little", signed=True)
+
+    def private_chat_instance(self, a: int, b: int) -> int:
+        """The ``chat_instance`` of the private chat between accounts ``a`` and ``b``."""
+        low, high = sorted((a, b))
+        return self._int64(f"chat_instance:user:{low}:{high}")
+
+    def inline_access_hash(self, owner_id: int, msg_id: int) -> int:
+        """The access_hash of the inline message id for message ``msg_id`` of ``owner_id``."""
+        return self._int64(f"inline:{owner_id}:{msg_id}")
+
+    def game_id(self, bot_id: int, short_name: str) -> tuple[int, int]:
+        """``(id, access_hash)`` of the bot's game ``short_name``."""
+        return (
+            self._int64(f"game:id:{bot_id}:{short_name}"),
+            self._int64(f"game:hash:{bot_id}:{short_name}"),
+        )

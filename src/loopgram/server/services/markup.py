@@ -1,0 +1,179 @@
+"""Server layer: reply markups -- what a bot may attach to a message, and which button a
+callback press hits.
+
+Layer 229 writes an inline button as ``keyboardInlineButton`` with an ``InlineButtonType``
+(``inlineButtonTypeCallback`` with ``data`` and maybe ``requires_password``,
+``inlineButtonTypeGame``, ``inlineButtonTypeUrl``, ...). Bots send the input forms of URL-auth
+and user-profile buttons; the stored markup holds their output forms.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Final
+from urllib.parse import urlsplit
+
+from loopgram.server.config import ServerConfig
+from loopgram.server.errors import (
+    BUTTON_DATA_INVALID,
+    BUTTON_TEXT_INVALID,
+    BUTTON_TYPE_INVALID,
+    BUTTON_URL_INVALID,
+    REPLY_MARKUP_INVALID,
+    REPLY_MARKUP_TOO_LONG,
+)
+from loopgram.storage import Account
+from loopgram.tl import abcs, types
+
+ResolveUser = Callable[[abcs.InputUser], Account]
+
+_URL_SCHEMES: Final = frozenset({"http", "https", "tg", "ton"})
+
+
+@dataclass(frozen=True, slots=True)
+class PressTarget:
+    """The button a press hit: a callback button (``data``) or a game button."""
+
+    data: bytes | None
+    game: bool
+    requires_password: bool = False
+
+
+def valid_button_url(url: str) -> bool:
+    """An http(s) URL with a host (scheme optional, as Telegram accepts ``t.me/x``) or a
+    ``tg://`` / ``ton://`` link."""
+    if not url or len(url) > 2048 or any(c.isspace() for c in url):
+        return False
+    parts = urlsplit(url if "://" in url else f"http://{url}")
+    if parts.scheme.lower() not in _URL_SCHEMES:
+        return False
+    if parts.scheme.lower() in ("http", "https"):
+        return "." in parts.netloc or parts.hostname == "localhost"
+    return bool(parts.netloc or parts.path)
+
+
+def inline_buttons(markup: abcs.ReplyMarkup | None) -> Iterator[types.KeyboardInlineButton]:
+    if isinstance(markup, types.ReplyInlineMarkup):
+        for row in markup.rows:
+            if isinstance(row, types.KeyboardInlineButtonRow):
+                for button in row.buttons:
+                    if isinstance(button, types.KeyboardInlineButton):
+                        yield button
+
+
+def find_press_target(
+    markup: abcs.ReplyMarkup | None, *, data: bytes | None, game: bool
+) -> PressTarget | None:
+    """The button of ``markup`` a press with ``data`` (or the game flag) hits, if any."""
+    for button in inline_buttons(markup):
+        kind = button.type
+        if game and isinstance(kind, types.InlineButtonTypeGame):
+            return PressTarget(data=None, game=True)
+        if (
+            not game
+            and data is not None
+            and isinstance(kind, types.InlineButtonTypeCallback)
+            and kind.data == data
+        ):
+            return PressTarget(data=data, game=False, requires_password=kind.requires_password)
+    return None
+
+
+def has_game_button(markup: abcs.ReplyMarkup | None) -> bool:
+    return any(isinstance(b.type, types.InlineButtonTypeGame) for b in inline_buttons(markup))
+
+
+class MarkupRules:
+    """Validates a bot's reply markup and returns the form to store."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        self._config = config
+
+    def check(
+        self, markup: abcs.ReplyMarkup, *, resolve_user: ResolveUser, allow_game: bool
+    ) -> abcs.ReplyMarkup:
+        if isinstance(markup, types.ReplyInlineMarkup):
+            return self._inline(markup, resolve_user, allow_game)
+        if isinstance(markup, types.ReplyKeyboardMarkup):
+            self._keyboard(markup)
+            return markup
+        if isinstance(markup, types.ReplyKeyboardHide | types.ReplyKeyboardForceReply):
+            return markup
+        raise REPLY_MARKUP_INVALID()
+
+    def _inline(
+        self, markup: types.ReplyInlineMarkup, resolve_user: ResolveUser, allow_game: bool
+    ) -> types.ReplyInlineMarkup:
+        rows: list[abcs.KeyboardInlineButtonRow] = []
+        count = 0
+        for row in markup.rows:
+            if not isinstance(row, types.KeyboardInlineButtonRow):
+                raise REPLY_MARKUP_INVALID()
+            buttons: list[abcs.KeyboardInlineButton] = []
+            for button in row.buttons:
+                if not isinstance(button, types.KeyboardInlineButton):
+                    raise REPLY_MARKUP_INVALID()
+                count += 1
+                if count > self._config.max_buttons:
+                    raise REPLY_MARKUP_TOO_LONG()
+                if not button.text.strip():
+                    raise BUTTON_TEXT_INVALID()
+                kind = self._button_type(button.type, count, resolve_user, allow_game)
+                if kind is not button.type:
+                    button = types.KeyboardInlineButton(
+                        style=button.style, text=button.text, type=kind
+                    )
+                buttons.append(button)
+            if buttons:
+                rows.append(types.KeyboardInlineButtonRow(buttons=buttons))
+        return types.ReplyInlineMarkup(force_reply=markup.force_reply, rows=rows)
+
+    def _button_type(
+        self,
+        kind: abcs.InlineButtonType,
+        button_id: int,
+        resolve_user: ResolveUser,
+        allow_game: bool,
+    ) -> abcs.InlineButtonType:
+        if isinstance(kind, types.InlineButtonTypeCallback):
+            if not 1 <= len(kind.data) <= self._config.callback_data_max:
+                raise BUTTON_DATA_INVALID()
+            return kind
+        if isinstance(kind, types.InlineButtonTypeUrl | types.InlineButtonTypeWebView):
+            if not valid_button_url(kind.url):
+                raise BUTTON_URL_INVALID()
+            return kind
+        if isinstance(kind, types.InlineButtonTypeGame):
+            # A game button only makes sense on a game message (messages.sendMedia with
+            # inputMediaGame): that is where the game's short name comes from.
+            if not allow_game:
+                raise BUTTON_TYPE_INVALID()
+            return kind
+        if isinstance(kind, types.InputInlineButtonTypeUrlAuth):
+            if not valid_button_url(kind.url):
+                raise BUTTON_URL_INVALID()
+            return types.InlineButtonTypeUrlAuth(
+                fwd_text=kind.fwd_text, url=kind.url, button_id=button_id
+            )
+        if isinstance(kind, types.InputInlineButtonTypeUserProfile):
+            return types.InlineButtonTypeUserProfile(user_id=resolve_user(kind.user_id).id)
+        if isinstance(
+            kind,
+            types.InlineButtonTypeSwitchInline
+            | types.InlineButtonTypeCopy
+            | types.InlineButtonTypeUserProfile
+            | types.InlineButtonTypeDisabled,
+        ):
+            return kind
+        # Buy buttons need an invoice, URL-auth output forms are the server's to make.
+        raise BUTTON_TYPE_INVALID()
+
+    @staticmethod
+    def _keyboard(markup: types.ReplyKeyboardMarkup) -> None:
+        for row in markup.rows:
+            if not isinstance(row, types.KeyboardButtonRow):
+                raise REPLY_MARKUP_INVALID()
+            for button in row.buttons:
+                if not isinstance(button, types.KeyboardButton) or not button.text.strip():
+                    raise BUTTON_TEXT_INVALID()

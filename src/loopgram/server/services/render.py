@@ -1,0 +1,120 @@
+"""Server layer: stored records -> the TL objects clients see (users, messages, peers).
+
+Every object is rendered for one viewer: ``self`` and the phone number only for the account
+itself, ``out`` and ``peer_id`` from the owner's box. The stored markup, entities and media
+are TL bytes (see ``loopgram.storage.models``), parsed back here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Final
+
+from loopgram import tl
+from loopgram.server.services.extra import MessageExtra
+from loopgram.storage import Account, PeerKind, PeerRef, StoredMessage
+from loopgram.tl import abcs, types
+from loopgram.tl.core import write_vector_header
+
+DEFAULT_BOT_INFO_VERSION: Final = 1
+# The ``bot`` flag and ``bot_info_version`` share flags.14 in ``user``: a bot always needs one.
+
+_EMPTY_STRING: Final = b"\x00\x00\x00\x00"
+
+
+def peer_user(user_id: int) -> types.PeerUser:
+    return types.PeerUser(user_id=user_id)
+
+
+def peer_of(ref: PeerRef) -> abcs.Peer:
+    if ref.kind is PeerKind.USER:
+        return types.PeerUser(user_id=ref.id)
+    return types.PeerChat(chat_id=ref.id)
+
+
+def render_user(account: Account, viewer_id: int) -> types.User:
+    """``account`` as ``viewer_id`` sees it."""
+    is_self = account.id == viewer_id
+    return types.User(
+        self_=is_self,
+        bot=account.is_bot,
+        bot_nochats=account.is_bot,
+        id=account.id,
+        access_hash=account.access_hash,
+        first_name=account.first_name,
+        last_name=account.last_name,
+        username=account.username,
+        phone=account.phone if is_self else None,
+        status=None if account.is_bot else types.UserStatusRecently(),
+        bot_info_version=(
+            (account.bot_info_version or DEFAULT_BOT_INFO_VERSION) if account.is_bot else None
+        ),
+        bot_inline_placeholder=account.bot_inline_placeholder if account.is_bot else None,
+    )
+
+
+def render_users(accounts: Iterable[Account], viewer_id: int) -> list[abcs.User]:
+    return [render_user(a, viewer_id) for a in accounts]
+
+
+def pack_entities(entities: list[abcs.MessageEntity] | None) -> bytes | None:
+    """A ``Vector<MessageEntity>`` as stored (``None`` for no entities)."""
+    if not entities:
+        return None
+    o = bytearray()
+    write_vector_header(o, len(entities))
+    for entity in entities:
+        o += bytes(entity)
+    return bytes(o)
+
+
+def parse_entities(data: bytes | None) -> list[abcs.MessageEntity] | None:
+    if data is None:
+        return None
+    # A bare textWithEntities is a string and then the vector: an empty string in front
+    # lets the generated reader parse (and bound-check) the stored vector.
+    holder: types.TextWithEntities = tl.read(_EMPTY_STRING + data, types.TextWithEntities)
+    return holder.entities
+
+
+def parse_markup(data: bytes | None) -> abcs.ReplyMarkup | None:
+    if data is None:
+        return None
+    markup: abcs.ReplyMarkup = tl.read(data)
+    return markup
+
+
+def parse_media(data: bytes | None) -> abcs.MessageMedia | None:
+    if data is None:
+        return None
+    media: abcs.MessageMedia = tl.read(data)
+    return media
+
+
+def render_message(copy: StoredMessage) -> types.Message:
+    """One box's copy as its owner sees it."""
+    extra = MessageExtra.decode(copy.extra)
+    return types.Message(
+        out=copy.out,
+        id=copy.id,
+        from_id=peer_user(copy.sender_id),
+        peer_id=peer_of(copy.peer),
+        via_bot_id=extra.via_bot_id,
+        date=copy.date,
+        message=copy.text,
+        media=parse_media(copy.media),
+        reply_markup=parse_markup(copy.reply_markup),
+        entities=parse_entities(copy.entities),
+        edit_date=copy.edit_date,
+    )
+
+
+def message_user_ids(copy: StoredMessage) -> list[int]:
+    """Accounts a client needs in ``users`` to show the copy."""
+    ids = [copy.owner_id, copy.sender_id]
+    if copy.peer.kind is PeerKind.USER:
+        ids.append(copy.peer.id)
+    via = MessageExtra.decode(copy.extra).via_bot_id
+    if via is not None:
+        ids.append(via)
+    return ids
