@@ -13,7 +13,8 @@ PACKAGE = Path(loopgram.server.__file__).parent
 
 
 def test_server_imports_no_driver_or_client() -> None:
-    files = sorted(PACKAGE.rglob("*.py"))
+    # server/app.py is the composition root that wires in the network driver.
+    files = [p for p in sorted(PACKAGE.rglob("*.py")) if p.name != "app.py"]
     assert files
     for path in files:
         for node in ast.walk(ast.parse(path.read_text())):
