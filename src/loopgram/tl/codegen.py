@@ -619,10 +619,25 @@ def generate(schema_dir: Path = SCHEMA_DIR) -> dict[str, str]:
             Package("loopgram.tl.mtproto", mtproto, "M_"),
         ]
     )
-    return gen.generate()
+    files = gen.generate()
+    # The conversion modules for the older layers (loopgram.tl.layers._l158 ...).
+    from loopgram.tl import layergen
+
+    files.update(layergen.generate(schema_dir))
+    return files
 
 
-GENERATED_PATHS = ("abcs", "types", "functions", "mtproto", "_tables.py", "_registry.py")
+GENERATED_PATHS = (
+    "abcs",
+    "types",
+    "functions",
+    "mtproto",
+    "_tables.py",
+    "_registry.py",
+    "layers/_l158.py",
+    "layers/_l198.py",
+    "layers/_l227.py",
+)
 
 
 def write_tree(out_dir: Path, files: dict[str, str]) -> None:
