@@ -17,7 +17,6 @@ import argparse
 import importlib.util
 import logging
 import os
-import platform
 import statistics
 import sys
 import time
@@ -30,31 +29,13 @@ from typing import Any
 if importlib.util.find_spec("loopgram") is None:  # not installed: run from the source tree
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+from _common import interleaved, per_op_seconds, print_machine
+
 from loopgram.crypto import aes, bigint, dh, message, pq, rsa
 from loopgram.crypto._optional import load
 
 SIZES = (1024, 64 * 1024, 1024 * 1024)
 RUNS = 7
-MIN_RUN_SECONDS = 0.05
-
-
-def per_op_seconds(function: Callable[[], object], runs: int) -> float:
-    """Median seconds per call over ``runs`` runs, each long enough to time reliably."""
-    number = 1
-    while True:
-        start = time.perf_counter()
-        for _ in range(number):
-            function()
-        if time.perf_counter() - start >= MIN_RUN_SECONDS or number >= 1 << 20:
-            break
-        number *= 4
-    samples = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        for _ in range(number):
-            function()
-        samples.append((time.perf_counter() - start) / number)
-    return statistics.median(samples)
 
 
 def interleaved_ratio(
@@ -63,20 +44,13 @@ def interleaved_ratio(
     """Median seconds per call of ``candidate`` and the median of the per-run speed ratios
     candidate / reference, timing the two in alternation so that load from other processes
     hits both alike."""
-    seconds: list[float] = []
-    ratios: list[float] = []
-    for _ in range(runs):
-        reference_s = per_op_seconds(reference, 1)
-        candidate_s = per_op_seconds(candidate, 1)
-        seconds.append(candidate_s)
-        ratios.append(reference_s / candidate_s)
-    return statistics.median(seconds), statistics.median(ratios)
+    reference_s, candidate_s = interleaved(reference, candidate, runs)
+    ratios = [r / c for r, c in zip(reference_s, candidate_s, strict=True)]
+    return statistics.median(candidate_s), statistics.median(ratios)
 
 
 def machine() -> None:
-    print(f"python   {platform.python_version()} ({platform.python_implementation()})")
-    print(f"platform {platform.platform()}")
-    print(f"cpu      {platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs")
+    print_machine()
     versions = []
     for name in ("cryptg", "tgcrypto", "cryptography", "gmpy2", "telethon"):
         module = load(name)

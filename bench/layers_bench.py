@@ -19,57 +19,29 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import os
-import platform
 import statistics
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 if importlib.util.find_spec("loopgram") is None:  # not installed: run from the source tree
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+from _common import interleaved, per_op_seconds, print_machine
+
 from loopgram.tl import TLObject, abcs, layers
 from loopgram.tl import types as t
 
 RUNS = 7
-MIN_RUN_SECONDS = 0.05
 GOAL = 1.5
 
 
-def per_op_seconds(function: Callable[[], object], runs: int) -> float:
-    """Median seconds per call over ``runs`` runs, each long enough to time reliably."""
-    number = 1
-    while True:
-        start = time.perf_counter()
-        for _ in range(number):
-            function()
-        if time.perf_counter() - start >= MIN_RUN_SECONDS or number >= 1 << 20:
-            break
-        number *= 4
-    samples = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        for _ in range(number):
-            function()
-        samples.append((time.perf_counter() - start) / number)
-    return statistics.median(samples)
-
-
-def interleaved(
+def interleaved_medians(
     reference: Callable[[], object], candidate: Callable[[], object], runs: int
 ) -> tuple[float, float, float]:
     """Median seconds of reference and candidate, and the median per-run ratio cand/ref."""
-    ref_s: list[float] = []
-    cand_s: list[float] = []
-    ratios: list[float] = []
-    for _ in range(runs):
-        r = per_op_seconds(reference, 1)
-        c = per_op_seconds(candidate, 1)
-        ref_s.append(r)
-        cand_s.append(c)
-        ratios.append(c / r)
+    ref_s, cand_s = interleaved(reference, candidate, runs)
+    ratios = [c / r for r, c in zip(ref_s, cand_s, strict=True)]
     return statistics.median(ref_s), statistics.median(cand_s), statistics.median(ratios)
 
 
@@ -121,9 +93,7 @@ def keyboard_message() -> t.Message:
 
 
 def machine() -> None:
-    print(f"python   {platform.python_version()} ({platform.python_implementation()})")
-    print(f"platform {platform.platform()}")
-    print(f"cpu      {platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs")
+    print_machine()
     print()
 
 
@@ -139,7 +109,7 @@ def bench(runs: int) -> bool:
     print(f"{'object':40}{'layer':>6}{'229 us':>10}{'layer us':>10}{'ratio':>8}")
     for label, obj in objects.items():
         for layer in (158, 198, 227):
-            ref, cand, ratio = interleaved(
+            ref, cand, ratio = interleaved_medians(
                 lambda o=obj: layers.serialize(o, 229),  # type: ignore[misc]
                 lambda o=obj, n=layer: layers.serialize(o, n),  # type: ignore[misc]
                 runs,

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
-import platform
 import statistics
 import sys
 import time
@@ -29,6 +28,8 @@ from pathlib import Path
 
 if importlib.util.find_spec("loopgram") is None:  # not installed: run from the source tree
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from _common import print_machine
 
 from loopgram.crypto import AuthKey, decrypt_message, encrypt_message, get_backend
 from loopgram.mtproto.client_connection import ClientConnection
@@ -46,9 +47,7 @@ TRUE = b"\xb5\x75\x72\x99"  # boolTrue
 
 
 def machine() -> None:
-    print(f"python   {platform.python_version()} ({platform.python_implementation()})")
-    print(f"platform {platform.platform()}")
-    print(f"cpu      {platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs")
+    print_machine()
     print(f"aes      {get_backend().name}")
 
 

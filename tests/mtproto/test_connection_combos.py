@@ -46,6 +46,7 @@ from .test_connection_support import (
     make_key,
     msg_id_at,
     of_type,
+    reconnect,
 )
 
 combos = pytest.mark.parametrize(("kind", "obfuscated"), COMBOS, ids=COMBO_IDS)
@@ -166,15 +167,6 @@ def test_reconnect_resends(kind: TransportKind, obfuscated: bool) -> None:
     (received,) = of_type(old.server_events, RequestReceived)
     old.server.send_result(received.msg_id, SMALL)
     assert old.server.data_to_send()  # lost with the connection
-    assert old.client.session is not None
-    client = ClientConnection(
-        transport=kind,
-        obfuscated=obfuscated,
-        session=old.client.session,
-        clock=old.clock,
-        random_bytes=seeded_random(30),
-    )
-    server = ServerConnection(old.store, clock=old.clock, random_bytes=seeded_random(31))
-    new = Wire(clock=old.clock, key=old.key, store=old.store, client=client, server=server)
-    assert new.start().pump() == [ResultReceived(request, SMALL)]
+    new = reconnect(old, kind, obfuscated, seed=30)
+    assert new.pump() == [ResultReceived(request, SMALL)]
     assert not of_type(new.server_events, RequestReceived)

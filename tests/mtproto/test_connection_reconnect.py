@@ -27,25 +27,9 @@ from loopgram.tl.mtproto.functions import Ping
 from loopgram.tl.types import NearestDc, UpdatesTooLong
 from loopgram.transport import TransportKind
 
-from .test_connection_support import SALT, START, Wire, of_type
+from .test_connection_support import SALT, START, Wire, of_type, reconnect
 
 NEAREST = NearestDc(country="NL", this_dc=2, nearest_dc=2)
-
-
-def reconnect(
-    old: Wire, kind: TransportKind = TransportKind.INTERMEDIATE, obfuscated: bool = False
-) -> Wire:
-    """A new TCP connection for the same client session, to a new server connection."""
-    assert old.client.session is not None
-    client = ClientConnection(
-        transport=kind,
-        obfuscated=obfuscated,
-        session=old.client.session,
-        clock=old.clock,
-        random_bytes=seeded_random(50),
-    )
-    server = ServerConnection(old.store, clock=old.clock, random_bytes=seeded_random(51))
-    return Wire(clock=old.clock, key=old.key, store=old.store, client=client, server=server).start()
 
 
 def ready() -> Wire:

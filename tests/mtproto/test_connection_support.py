@@ -18,15 +18,9 @@ from loopgram.mtproto.session import PaddingPool, open_message, seal_message
 from loopgram.mtproto.store import KeyEntry, MemoryStore
 from loopgram.tl import TLObject, read
 from loopgram.transport import Codec, Packet, TransportKind, client_codec
+from tests.transport.transport_support import COMBOS
 
-KINDS = tuple(TransportKind)
-OBFUSCATABLE = (
-    TransportKind.ABRIDGED,
-    TransportKind.INTERMEDIATE,
-    TransportKind.PADDED_INTERMEDIATE,
-)
-#: Every transport x obfuscation combination.
-COMBOS = tuple((k, False) for k in KINDS) + tuple((k, True) for k in OBFUSCATABLE)
+#: Test ids of the transport x obfuscation combinations (shared with the transport tests).
 COMBO_IDS = [f"{k.value}{'-obfuscated' if o else ''}" for k, o in COMBOS]
 
 SALT = 0x1122334455667788
@@ -121,6 +115,26 @@ class Wire:
         down = self.server.data_to_send(flush_acks=True)
         if down:
             self.client_events.extend(self.client.receive_data(down))
+
+
+def reconnect(
+    old: Wire,
+    kind: TransportKind = TransportKind.INTERMEDIATE,
+    obfuscated: bool = False,
+    *,
+    seed: int = 50,
+) -> Wire:
+    """A new TCP connection for the same client session, to a new server connection."""
+    assert old.client.session is not None
+    client = ClientConnection(
+        transport=kind,
+        obfuscated=obfuscated,
+        session=old.client.session,
+        clock=old.clock,
+        random_bytes=seeded_random(seed),
+    )
+    server = ServerConnection(old.store, clock=old.clock, random_bytes=seeded_random(seed + 1))
+    return Wire(clock=old.clock, key=old.key, store=old.store, client=client, server=server).start()
 
 
 def of_type(events: Iterable[Event], cls: type[Any]) -> list[Any]:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from types import ModuleType
 from typing import Final
 
@@ -35,6 +35,7 @@ __all__ = [
     "available_powmods",
     "get_powmod",
     "is_probable_prime",
+    "miller_rabin",
     "powmod",
     "powmod_secret",
 ]
@@ -122,12 +123,21 @@ def is_probable_prime(n: int, *, rounds: int = 40) -> bool:
     for small in _SMALL_PRIMES:
         if n % small == 0:
             return n == small
+    return miller_rabin(n, (2 + secrets.randbelow(n - 3) for _ in range(rounds)))
+
+
+def miller_rabin(n: int, bases: Iterable[int]) -> bool:
+    """Whether the odd ``n > 3`` is a strong probable prime to every base in ``bases``.
+
+    A base that is a multiple of ``n`` proves nothing and is skipped.
+    """
     d, s = n - 1, 0
     while not d & 1:
         d >>= 1
         s += 1
-    for _ in range(rounds):
-        a = 2 + secrets.randbelow(n - 3)
+    for a in bases:
+        if a % n == 0:
+            continue
         x = pow(a, d, n)
         if x == 1 or x == n - 1:
             continue

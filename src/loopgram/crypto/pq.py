@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Final
 
 from loopgram.crypto._optional import load
+from loopgram.crypto.bigint import miller_rabin
 from loopgram.crypto.errors import CryptoValueError, SecurityError
 
 __all__ = [
@@ -59,23 +60,7 @@ def is_prime_u64(n: int) -> bool:
         return n > 1
     if not n & 1:
         return False
-    d, s = n - 1, 0
-    while not d & 1:
-        d >>= 1
-        s += 1
-    for a in _BASES_32 if n < 1 << 32 else _BASES_64:
-        if a % n == 0:
-            continue
-        x = pow(a, d, n)
-        if x == 1 or x == n - 1:
-            continue
-        for _ in range(s - 1):
-            x = x * x % n
-            if x == n - 1:
-                break
-        else:
-            return False
-    return True
+    return miller_rabin(n, _BASES_32 if n < 1 << 32 else _BASES_64)
 
 
 def _random_prime(random_bytes: Callable[[int], bytes]) -> int:

@@ -29,7 +29,7 @@ from loopgram.crypto import (
     decrypt_message,
     encrypt_message,
 )
-from loopgram.mtproto.connection import ACK_BATCH, ConnectionBase, seal_batches
+from loopgram.mtproto.connection import ConnectionBase, seal_batches
 from loopgram.mtproto.deps import Clock, RandomBytes, system_clock, system_random
 from loopgram.mtproto.errors import LocalProtocolError, RemoteProtocolError
 from loopgram.mtproto.events import (
@@ -148,7 +148,6 @@ class ClientConnection(ConnectionBase):
         window: int = 1024,
     ) -> None:
         super().__init__(clock, random_bytes, ack_delay)
-        read(b"\xb5\x75\x72\x99")  # boolTrue: loads the TL registry that read_boxed uses
         if session is None and auth_key is None and not rsa_keys:
             raise LocalProtocolError("a client needs a session, an auth_key or rsa_keys")
         self._codec = codec or client_codec(
@@ -256,8 +255,7 @@ class ClientConnection(ConnectionBase):
         it does not know the auth key; make a new one), for bytes that cannot be framed,
         or for a broken key exchange.
         """
-        if self._failure is not None:
-            raise self._failure
+        self._check_open()
         try:
             frames = self._codec.feed(data)
         except TransportError as exc:
@@ -282,12 +280,7 @@ class ClientConnection(ConnectionBase):
         """
         session = self._session
         if session is not None and self._started:
-            acks = session.acks
-            due = bool(acks) and (
-                flush_acks
-                or len(acks) >= ACK_BATCH
-                or self._clock() - session.acks_since >= self.ack_delay
-            )
+            due = self._acks_due(session, flush_acks)
             if due or session.queue:
                 self._flush(session, due)
         return self._pop_output()

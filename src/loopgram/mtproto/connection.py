@@ -32,7 +32,16 @@ from typing import Final
 from loopgram.crypto import AuthKey
 from loopgram.mtproto.deps import Clock, RandomBytes
 from loopgram.mtproto.errors import RemoteProtocolError
-from loopgram.mtproto.session import Outgoing, PaddingPool, batches, container_body, seal_message
+from loopgram.mtproto.session import (
+    ClientSession,
+    Outgoing,
+    PaddingPool,
+    ServerSession,
+    batches,
+    container_body,
+    seal_message,
+)
+from loopgram.tl import read
 
 __all__ = [
     "ACK_BATCH",
@@ -54,6 +63,7 @@ class ConnectionBase:
     """The outgoing buffer, the fatal state and the counters of both roles."""
 
     def __init__(self, clock: Clock, random_bytes: RandomBytes, ack_delay: float) -> None:
+        read(b"\xb5\x75\x72\x99")  # boolTrue: loads the TL registry that read_boxed uses
         self._clock = clock
         self._random = random_bytes
         self._padding = PaddingPool(random_bytes)
@@ -77,6 +87,15 @@ class ConnectionBase:
     def _check_open(self) -> None:
         if self._failure is not None:
             raise self._failure
+
+    def _acks_due(self, session: ClientSession | ServerSession, flush_acks: bool) -> bool:
+        """Whether the session's pending acks go now: asked to, a full batch, or overdue."""
+        acks = session.acks
+        return bool(acks) and (
+            flush_acks
+            or len(acks) >= ACK_BATCH
+            or self._clock() - session.acks_since >= self.ack_delay
+        )
 
     def _pop_output(self) -> bytes:
         frames = self._frames

@@ -23,7 +23,6 @@ from collections.abc import Callable, Sequence
 
 from loopgram.crypto import RsaPrivateKey, SecurityError, decrypt_message, encrypt_message
 from loopgram.mtproto.connection import (
-    ACK_BATCH,
     FLOOD,
     NOT_FOUND,
     ConnectionBase,
@@ -84,13 +83,9 @@ from loopgram.mtproto.service import (
     rpc_result_body,
     signed64,
 )
-from loopgram.mtproto.session import (
-    HEADER,
-    ServerSession,
-    quick_ack_token,
-)
+from loopgram.mtproto.session import HEADER, ServerSession, quick_ack_token
 from loopgram.mtproto.store import KeyEntry, SessionStore
-from loopgram.tl import ContainerMessage, MsgContainer, Reader, TLObject, read
+from loopgram.tl import ContainerMessage, MsgContainer, Reader, TLObject
 from loopgram.tl.core import OBJECTS, read_boxed
 from loopgram.tl.mtproto import functions as fn
 from loopgram.tl.mtproto import types as ty
@@ -152,7 +147,6 @@ class ServerConnection(ConnectionBase):
         max_sessions: int = 64,
     ) -> None:
         super().__init__(clock, random_bytes, ack_delay)
-        read(b"\xb5\x75\x72\x99")  # boolTrue: loads the TL registry that read_boxed uses
         self._store = store
         self._rsa_keys = tuple(rsa_keys)
         self._transport = transport or ServerTransport(random_bytes=random_bytes)
@@ -208,8 +202,7 @@ class ServerConnection(ConnectionBase):
         ``reply``, act on its ``events`` (decoded before the fault), close. Every later
         call raises it again.
         """
-        if self._failure is not None:
-            raise self._failure
+        self._check_open()
         try:
             codec = self._codec
             if codec is not None:
@@ -282,12 +275,7 @@ class ServerConnection(ConnectionBase):
         for session in self._sessions.values():
             if session.owner is not self:
                 continue
-            acks = session.acks
-            due = bool(acks) and (
-                flush_acks
-                or len(acks) >= ACK_BATCH
-                or self._clock() - session.acks_since >= self.ack_delay
-            )
+            due = self._acks_due(session, flush_acks)
             if due or session.queue:
                 self._flush(session, due)
         return self._pop_output()

@@ -12,7 +12,14 @@ from collections.abc import Iterable, Sequence
 from enum import Enum
 from typing import Final, TypeVar
 
-from loopgram.storage.models import AUTH_KEY_SIZE, Clock, PeerKind, PeerRef, RandomBytes
+from loopgram.storage.models import (
+    AUTH_KEY_SIZE,
+    Clock,
+    PeerKind,
+    PeerRef,
+    RandomBytes,
+    SessionState,
+)
 
 T = TypeVar("T")
 
@@ -31,6 +38,15 @@ class Unset(Enum):
 UNSET: Final = Unset.UNSET
 
 
+def passed(**fields: object) -> dict[str, object]:
+    """The update arguments the caller passed (those not ``UNSET``), by name."""
+    return {name: value for name, value in fields.items() if value is not UNSET}
+
+
+def opt_bytes(value: bytes | None) -> bytes | None:
+    return None if value is None else bytes(value)
+
+
 def check_int64(value: int, what: str) -> int:
     if not INT64_MIN <= value <= INT64_MAX:
         raise ValueError(f"{what} {value} does not fit in a signed 64-bit integer")
@@ -41,6 +57,26 @@ def check_key(key: bytes) -> bytes:
     if len(key) != AUTH_KEY_SIZE:
         raise ValueError(f"an auth key is {AUTH_KEY_SIZE} bytes, not {len(key)}")
     return bytes(key)
+
+
+def check_session(auth_key_id: int, session_id: int) -> tuple[int, int]:
+    check_int64(auth_key_id, "auth key id")
+    check_int64(session_id, "session id")
+    return auth_key_id, session_id
+
+
+def check_session_state(state: SessionState) -> tuple[int, int]:
+    key = check_session(state.auth_key_id, state.session_id)
+    check_int64(state.last_msg_id, "msg_id")
+    for s in state.salts:
+        check_int64(s.salt, "salt")
+    return key
+
+
+def check_pts_count(pts_count: int) -> int:
+    if pts_count < 1:
+        raise ValueError(f"pts_count must be positive, not {pts_count}")
+    return pts_count
 
 
 def check_limit(limit: int) -> int:

@@ -142,15 +142,23 @@ class _Data:
             pts=box.pts,
         )
 
+    def render(
+        self, boxes: list[_Box], row: _MessageRow, render_update: MessageRenderer, when: int
+    ) -> list[tuple[StoredMessage, StoredUpdate]]:
+        """Each box's copy as it is about to be, and its update: callers render everything
+        before changing anything, so that a renderer that raises leaves no trace."""
+        result = []
+        for box in boxes:
+            copy = self.copy_of(box, row)
+            body = bytes(render_update(copy))
+            result.append((copy, StoredUpdate(box.owner_id, box.pts, 1, when, body)))
+        return result
+
     def log(self, update: StoredUpdate, date: int) -> None:
         counters = self.counters[update.account_id]
         counters.pts = update.pts
         counters.date = date
         self.updates.setdefault(update.account_id, []).append(update)
-
-
-def _opt_bytes(value: bytes | None) -> bytes | None:
-    return None if value is None else bytes(value)
 
 
 class MemorySettings:
@@ -249,33 +257,24 @@ def _delete_key(d: _Data, key_id: int) -> bool:
     return True
 
 
-def _check_session(auth_key_id: int, session_id: int) -> SessionKey:
-    c.check_int64(auth_key_id, "auth key id")
-    c.check_int64(session_id, "session id")
-    return auth_key_id, session_id
-
-
 class MemorySessions:
     def __init__(self, data: _Data) -> None:
         self._data = data
 
     def load(self, auth_key_id: int, session_id: int) -> SessionState | None:
-        key = _check_session(auth_key_id, session_id)
+        key = c.check_session(auth_key_id, session_id)
         with self._data.tx() as d:
             return d.sessions.get(key)
 
     def save(self, state: SessionState) -> None:
-        key = _check_session(state.auth_key_id, state.session_id)
-        c.check_int64(state.last_msg_id, "msg_id")
-        for s in state.salts:
-            c.check_int64(s.salt, "salt")
+        key = c.check_session_state(state)
         with self._data.tx() as d:
             if state.auth_key_id not in d.auth_keys:
                 raise AuthKeyNotFound(state.auth_key_id)
             d.sessions[key] = replace(state, salts=tuple(state.salts))
 
     def delete(self, auth_key_id: int, session_id: int) -> bool:
-        key = _check_session(auth_key_id, session_id)
+        key = c.check_session(auth_key_id, session_id)
         with self._data.tx() as d:
             d.unacked.pop(key, None)
             return d.sessions.pop(key, None) is not None
@@ -288,7 +287,7 @@ class MemorySessions:
     def add_unacked(
         self, auth_key_id: int, session_id: int, messages: Iterable[UnackedMessage]
     ) -> None:
-        key = _check_session(auth_key_id, session_id)
+        key = c.check_session(auth_key_id, session_id)
         batch = [replace(m, body=bytes(m.body)) for m in messages]
         for m in batch:
             c.check_int64(m.msg_id, "msg_id")
@@ -300,14 +299,14 @@ class MemorySessions:
                 pending[m.msg_id] = m
 
     def remove_unacked(self, auth_key_id: int, session_id: int, msg_ids: Iterable[int]) -> int:
-        key = _check_session(auth_key_id, session_id)
+        key = c.check_session(auth_key_id, session_id)
         ids = [c.check_int64(i, "msg_id") for i in dict.fromkeys(msg_ids)]
         with self._data.tx() as d:
             pending = d.unacked.get(key, {})
             return sum(1 for i in ids if pending.pop(i, None) is not None)
 
     def unacked(self, auth_key_id: int, session_id: int) -> list[UnackedMessage]:
-        key = _check_session(auth_key_id, session_id)
+        key = c.check_session(auth_key_id, session_id)
         with self._data.tx() as d:
             return sorted(d.unacked.get(key, {}).values(), key=lambda m: m.msg_id)
 
@@ -322,10 +321,10 @@ class MemoryAccounts:
         *,
         is_bot: bool,
         first_name: str,
-        last_name: str | None,
-        username: str | None,
-        phone: str | None,
-        secret_hash: bytes | None,
+        last_name: str | None = None,
+        username: str | None = None,
+        phone: str | None = None,
+        secret_hash: bytes | None = None,
     ) -> Account:
         if phone is not None and phone in d.by_phone:
             raise PhoneTaken(phone)
@@ -355,26 +354,14 @@ class MemoryAccounts:
     def create_user(self, phone: str, first_name: str, last_name: str | None = None) -> Account:
         with self._data.tx() as d:
             return self._insert(
-                d,
-                is_bot=False,
-                first_name=first_name,
-                last_name=last_name,
-                username=None,
-                phone=phone,
-                secret_hash=None,
+                d, is_bot=False, first_name=first_name, last_name=last_name, phone=phone
             )
 
     def create_bot(self, username: str, first_name: str, secret: str) -> Account:
         secret_hash = c.hash_bot_secret(c.check_secret(secret))
         with self._data.tx() as d:
             return self._insert(
-                d,
-                is_bot=True,
-                first_name=first_name,
-                last_name=None,
-                username=username,
-                phone=None,
-                secret_hash=secret_hash,
+                d, is_bot=True, first_name=first_name, username=username, secret_hash=secret_hash
             )
 
     def get(self, account_id: int) -> Account | None:
@@ -489,23 +476,17 @@ class MemoryMessages:
                 date=when,
                 edit_date=None,
                 text=text,
-                entities=_opt_bytes(entities),
-                reply_markup=_opt_bytes(reply_markup),
-                media=_opt_bytes(media),
-                extra=_opt_bytes(extra),
+                entities=c.opt_bytes(entities),
+                reply_markup=c.opt_bytes(reply_markup),
+                media=c.opt_bytes(media),
+                extra=c.opt_bytes(extra),
             )
             boxes = []
             for owner_id, owner_peer, out in owners:
                 counters = d.counters[owner_id]
                 box_id, pts = counters.last_box_id + 1, counters.pts + 1
                 boxes.append(_Box(owner_id, box_id, row.id, owner_peer, out, pts))
-            # Render everything before changing anything: a renderer that raises must leave
-            # the storage as it was.
-            result = []
-            for box in boxes:
-                copy = d.copy_of(box, row)
-                body = bytes(render_update(copy))
-                result.append((copy, StoredUpdate(box.owner_id, box.pts, 1, when, body)))
+            result = d.render(boxes, row, render_update, when)
             d.messages[row.id] = row
             d.last_message_id = row.id
             d.copies[row.id] = set()
@@ -574,20 +555,16 @@ class MemoryMessages:
             if not isinstance(text, Unset):
                 row = replace(row, text=text)
             if not isinstance(entities, Unset):
-                row = replace(row, entities=_opt_bytes(entities))
+                row = replace(row, entities=c.opt_bytes(entities))
             if not isinstance(reply_markup, Unset):
-                row = replace(row, reply_markup=_opt_bytes(reply_markup))
+                row = replace(row, reply_markup=c.opt_bytes(reply_markup))
             if not isinstance(media, Unset):
-                row = replace(row, media=_opt_bytes(media))
+                row = replace(row, media=c.opt_bytes(media))
             if not isinstance(extra, Unset):
-                row = replace(row, extra=_opt_bytes(extra))
+                row = replace(row, extra=c.opt_bytes(extra))
             order = sorted(d.copies[row.id], key=lambda k: (k[0] != owner_id, k[0], k[1]))
             boxes = [replace(d.boxes[o][b], pts=d.counters[o].pts + 1) for o, b in order]
-            result = []
-            for box in boxes:
-                copy = d.copy_of(box, row)
-                body = bytes(render_update(copy))
-                result.append((copy, StoredUpdate(box.owner_id, box.pts, 1, when, body)))
+            result = d.render(boxes, row, render_update, when)
             d.messages[row.id] = row
             for box, (_, update) in zip(boxes, result, strict=True):
                 d.boxes[box.owner_id][box.box_id] = box
@@ -645,8 +622,7 @@ class MemoryUpdates:
     def append(
         self, account_id: int, *, pts_count: int, render: PtsRenderer, date: int | None = None
     ) -> StoredUpdate:
-        if pts_count < 1:
-            raise ValueError(f"pts_count must be positive, not {pts_count}")
+        c.check_pts_count(pts_count)
         with self._data.tx() as d:
             d.require_account(account_id)
             when = d.now() if date is None else date
@@ -681,8 +657,8 @@ class MemoryInlineMessages:
             d.inline[key] = replace(
                 message,
                 id=key,
-                entities=_opt_bytes(message.entities),
-                reply_markup=_opt_bytes(message.reply_markup),
+                entities=c.opt_bytes(message.entities),
+                reply_markup=c.opt_bytes(message.reply_markup),
             )
 
     def get(self, inline_message_id: bytes) -> InlineMessage | None:
@@ -707,9 +683,9 @@ class MemoryInlineMessages:
             if not isinstance(text, Unset):
                 message = replace(message, text=text)
             if not isinstance(entities, Unset):
-                message = replace(message, entities=_opt_bytes(entities))
+                message = replace(message, entities=c.opt_bytes(entities))
             if not isinstance(reply_markup, Unset):
-                message = replace(message, reply_markup=_opt_bytes(reply_markup))
+                message = replace(message, reply_markup=c.opt_bytes(reply_markup))
             d.inline[key] = message
             return message
 

@@ -166,6 +166,15 @@ def _placeholders(n: int) -> str:
     return ",".join("?" * n)
 
 
+def _update_by_id(
+    conn: sqlite3.Connection, table: str, row_id: object, changes: dict[str, object]
+) -> int:
+    """``UPDATE table SET column = value, ... WHERE id = row_id``; return the row count."""
+    assignments = ", ".join(f"{column} = ?" for column in changes)
+    sql = f"UPDATE {table} SET {assignments} WHERE id = ?"
+    return conn.execute(sql, (*changes.values(), row_id)).rowcount
+
+
 # -- settings ---------------------------------------------------------------------------------
 
 
@@ -298,17 +307,12 @@ def _decode_salts(text: str) -> tuple[ServerSalt, ...]:
     return tuple(ServerSalt(int(a), int(b), int(x)) for a, b, x in json.loads(text))
 
 
-def _check_session(auth_key_id: int, session_id: int) -> None:
-    c.check_int64(auth_key_id, "auth key id")
-    c.check_int64(session_id, "session id")
-
-
 class SqliteSessions:
     def __init__(self, db: _Db) -> None:
         self._db = db
 
     def load(self, auth_key_id: int, session_id: int) -> SessionState | None:
-        _check_session(auth_key_id, session_id)
+        c.check_session(auth_key_id, session_id)
         with self._db.read() as conn:
             row = _one(
                 conn,
@@ -327,10 +331,7 @@ class SqliteSessions:
         )
 
     def save(self, state: SessionState) -> None:
-        _check_session(state.auth_key_id, state.session_id)
-        c.check_int64(state.last_msg_id, "msg_id")
-        for s in state.salts:
-            c.check_int64(s.salt, "salt")
+        c.check_session_state(state)
         with self._db.write() as conn:
             if _one(conn, "SELECT 1 FROM auth_keys WHERE id = ?", (state.auth_key_id,)) is None:
                 raise AuthKeyNotFound(state.auth_key_id)
@@ -351,7 +352,7 @@ class SqliteSessions:
             )
 
     def delete(self, auth_key_id: int, session_id: int) -> bool:
-        _check_session(auth_key_id, session_id)
+        c.check_session(auth_key_id, session_id)
         with self._db.write() as conn:
             cur = conn.execute(
                 "DELETE FROM sessions WHERE auth_key_id = ? AND session_id = ?",
@@ -372,7 +373,7 @@ class SqliteSessions:
     def add_unacked(
         self, auth_key_id: int, session_id: int, messages: Iterable[UnackedMessage]
     ) -> None:
-        _check_session(auth_key_id, session_id)
+        c.check_session(auth_key_id, session_id)
         batch = list(messages)
         for m in batch:
             c.check_int64(m.msg_id, "msg_id")
@@ -393,7 +394,7 @@ class SqliteSessions:
             )
 
     def remove_unacked(self, auth_key_id: int, session_id: int, msg_ids: Iterable[int]) -> int:
-        _check_session(auth_key_id, session_id)
+        c.check_session(auth_key_id, session_id)
         ids = [c.check_int64(i, "msg_id") for i in dict.fromkeys(msg_ids)]
         removed = 0
         with self._db.write() as conn:
@@ -406,7 +407,7 @@ class SqliteSessions:
         return removed
 
     def unacked(self, auth_key_id: int, session_id: int) -> list[UnackedMessage]:
-        _check_session(auth_key_id, session_id)
+        c.check_session(auth_key_id, session_id)
         with self._db.read() as conn:
             rows = _all(
                 conn,
@@ -450,10 +451,10 @@ class SqliteAccounts:
         *,
         is_bot: bool,
         first_name: str,
-        last_name: str | None,
-        username: str | None,
-        phone: str | None,
-        secret_hash: bytes | None,
+        last_name: str | None = None,
+        username: str | None = None,
+        phone: str | None = None,
+        secret_hash: bytes | None = None,
     ) -> Account:
         if phone is not None and _one(conn, "SELECT 1 FROM accounts WHERE phone = ?", (phone,)):
             raise PhoneTaken(phone)
@@ -498,26 +499,14 @@ class SqliteAccounts:
     def create_user(self, phone: str, first_name: str, last_name: str | None = None) -> Account:
         with self._db.write() as conn:
             return self._insert(
-                conn,
-                is_bot=False,
-                first_name=first_name,
-                last_name=last_name,
-                username=None,
-                phone=phone,
-                secret_hash=None,
+                conn, is_bot=False, first_name=first_name, last_name=last_name, phone=phone
             )
 
     def create_bot(self, username: str, first_name: str, secret: str) -> Account:
         secret_hash = c.hash_bot_secret(c.check_secret(secret))
         with self._db.write() as conn:
             return self._insert(
-                conn,
-                is_bot=True,
-                first_name=first_name,
-                last_name=None,
-                username=username,
-                phone=None,
-                secret_hash=secret_hash,
+                conn, is_bot=True, first_name=first_name, username=username, secret_hash=secret_hash
             )
 
     def _get_where(self, where: str, param: object) -> Account | None:
@@ -573,18 +562,15 @@ class SqliteAccounts:
         bot_inline_placeholder: str | Unset | None = UNSET,
         bot_info_version: int | Unset | None = UNSET,
     ) -> Account:
-        changes: dict[str, object] = {}
-        if first_name is not UNSET:
-            changes["first_name"] = first_name
-        if last_name is not UNSET:
-            changes["last_name"] = last_name
-        if username is not UNSET:
-            changes["username"] = username
+        changes = c.passed(
+            first_name=first_name,
+            last_name=last_name,
+            username=username,
+            bot_inline_placeholder=bot_inline_placeholder,
+            bot_info_version=bot_info_version,
+        )
+        if not isinstance(username, Unset):
             changes["username_key"] = None if username is None else c.username_key(username)
-        if bot_inline_placeholder is not UNSET:
-            changes["bot_inline_placeholder"] = bot_inline_placeholder
-        if bot_info_version is not UNSET:
-            changes["bot_info_version"] = bot_info_version
         with self._db.write() as conn:
             _require_account(conn, account_id)
             key = changes.get("username_key")
@@ -593,11 +579,7 @@ class SqliteAccounts:
             ):
                 raise UsernameTaken(str(username))
             if changes:
-                assignments = ", ".join(f"{col} = ?" for col in changes)
-                conn.execute(
-                    f"UPDATE accounts SET {assignments} WHERE id = ?",
-                    (*changes.values(), account_id),
-                )
+                _update_by_id(conn, "accounts", account_id, changes)
             row = _one(conn, f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE id = ?", (account_id,))
         assert row is not None
         return _account(row)
@@ -634,10 +616,6 @@ _MESSAGE_SELECT = (
 )
 
 
-def _blob(value: Any) -> bytes | None:
-    return None if value is None else bytes(value)
-
-
 def _message(row: Row) -> StoredMessage:
     return StoredMessage(
         owner_id=row[0],
@@ -649,10 +627,10 @@ def _message(row: Row) -> StoredMessage:
         date=row[7],
         edit_date=row[8],
         text=row[9],
-        entities=_blob(row[10]),
-        reply_markup=_blob(row[11]),
-        media=_blob(row[12]),
-        extra=_blob(row[13]),
+        entities=c.opt_bytes(row[10]),
+        reply_markup=c.opt_bytes(row[11]),
+        media=c.opt_bytes(row[12]),
+        extra=c.opt_bytes(row[13]),
         pts=row[14],
     )
 
@@ -746,10 +724,10 @@ class SqliteMessages:
                     date=when,
                     edit_date=None,
                     text=text,
-                    entities=_blob(entities),
-                    reply_markup=_blob(reply_markup),
-                    media=_blob(media),
-                    extra=_blob(extra),
+                    entities=c.opt_bytes(entities),
+                    reply_markup=c.opt_bytes(reply_markup),
+                    media=c.opt_bytes(media),
+                    extra=c.opt_bytes(extra),
                     pts=pts,
                 )
                 result.append((copy, _log(conn, owner_id, pts, 1, when, render_update(copy))))
@@ -842,16 +820,14 @@ class SqliteMessages:
         edit_date: int | None = None,
     ) -> list[tuple[StoredMessage, StoredUpdate]]:
         when = self._db.now() if edit_date is None else edit_date
-        changes: dict[str, object] = {"edit_date": when}
-        for column, value in (
-            ("text", text),
-            ("entities", entities),
-            ("reply_markup", reply_markup),
-            ("media", media),
-            ("extra", extra),
-        ):
-            if value is not UNSET:
-                changes[column] = value
+        changes = c.passed(
+            edit_date=when,
+            text=text,
+            entities=entities,
+            reply_markup=reply_markup,
+            media=media,
+            extra=extra,
+        )
         with self._db.write() as conn:
             row = _one(
                 conn,
@@ -861,10 +837,7 @@ class SqliteMessages:
             if row is None:
                 raise MessageNotFound(owner_id, msg_id)
             global_id = row[0]
-            assignments = ", ".join(f"{col} = ?" for col in changes)
-            conn.execute(
-                f"UPDATE messages SET {assignments} WHERE id = ?", (*changes.values(), global_id)
-            )
+            _update_by_id(conn, "messages", global_id, changes)
             copies = _all(
                 conn,
                 "SELECT owner_id, box_id FROM message_boxes WHERE message_id = ? "
@@ -958,8 +931,7 @@ class SqliteUpdates:
     def append(
         self, account_id: int, *, pts_count: int, render: PtsRenderer, date: int | None = None
     ) -> StoredUpdate:
-        if pts_count < 1:
-            raise ValueError(f"pts_count must be positive, not {pts_count}")
+        c.check_pts_count(pts_count)
         when = self._db.now() if date is None else date
         with self._db.write() as conn:
             pts, _ = _next_pts(conn, account_id, pts_count, when, new_box_id=False)
@@ -994,8 +966,8 @@ def _inline(row: Row) -> InlineMessage:
         id=bytes(row[0]),
         bot_id=row[1],
         text=row[2],
-        entities=_blob(row[3]),
-        reply_markup=_blob(row[4]),
+        entities=c.opt_bytes(row[3]),
+        reply_markup=c.opt_bytes(row[4]),
         date=row[5],
         edit_date=row[6],
     )
@@ -1042,22 +1014,14 @@ class SqliteInlineMessages:
         edit_date: int | None = None,
     ) -> InlineMessage:
         key = bytes(inline_message_id)
-        changes: dict[str, object] = {
-            "edit_date": self._db.now() if edit_date is None else edit_date
-        }
-        for column, value in (
-            ("text", text),
-            ("entities", entities),
-            ("reply_markup", reply_markup),
-        ):
-            if value is not UNSET:
-                changes[column] = value
+        changes = c.passed(
+            edit_date=self._db.now() if edit_date is None else edit_date,
+            text=text,
+            entities=entities,
+            reply_markup=reply_markup,
+        )
         with self._db.write() as conn:
-            assignments = ", ".join(f"{col} = ?" for col in changes)
-            cur = conn.execute(
-                f"UPDATE inline_messages SET {assignments} WHERE id = ?", (*changes.values(), key)
-            )
-            if cur.rowcount == 0:
+            if _update_by_id(conn, "inline_messages", key, changes) == 0:
                 raise InlineMessageNotFound(f"inline message {key.hex()} not found")
             row = _one(conn, f"SELECT {_INLINE_COLUMNS} FROM inline_messages WHERE id = ?", (key,))
         assert row is not None

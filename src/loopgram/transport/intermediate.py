@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 import struct
-from typing import Final
+from typing import ClassVar, Final
 
 from loopgram.transport.codec import (
     DEFAULT_MAX_PACKET,
@@ -51,21 +51,22 @@ _ACK_MAX_PADDING: Final = 8
 _SPEC_MAX_PADDING: Final = 15
 
 
-class IntermediateCodec(FramedCodec):
-    """Intermediate framing for one role. See :class:`~loopgram.transport.codec.FramedCodec`."""
+class _IntermediateFraming(FramedCodec):
+    """What both intermediate framings share: a client frame is a length, its top bit the
+    quick-ack request, then the payload."""
 
-    kind = _Kind.INTERMEDIATE
-    tag = b"\xee\xee\xee\xee"
-    obfuscation_tag = tag
     supports_quick_ack = True
+    #: Length bits that must be zero: 3 where payloads are whole 4-byte words, 0 if padded.
+    _align: ClassVar[int]
 
     def _decode_server(self, view: memoryview, pos: int, events: list[Event]) -> int:
         end = len(view)
         max_packet = self.max_packet
+        align = self._align
         while end - pos >= 4:
             raw = _U32.unpack_from(view, pos)[0]
             length = raw & _LENGTH_MASK
-            if length <= 0 or length > max_packet or length & 3:
+            if length <= 0 or length > max_packet or length & align:
                 raise self._bad_length(length)
             start = pos + 4
             stop = start + length
@@ -74,6 +75,15 @@ class IntermediateCodec(FramedCodec):
             events.append(Packet(view[start:stop].tobytes(), raw > _LENGTH_MASK))
             pos = stop
         return pos
+
+
+class IntermediateCodec(_IntermediateFraming):
+    """Intermediate framing for one role. See :class:`~loopgram.transport.codec.FramedCodec`."""
+
+    kind = _Kind.INTERMEDIATE
+    tag = b"\xee\xee\xee\xee"
+    obfuscation_tag = tag
+    _align = 3
 
     def _decode_client(self, view: memoryview, pos: int, events: list[Event]) -> int:
         end = len(view)
@@ -109,7 +119,7 @@ class IntermediateCodec(FramedCodec):
         return _U32.pack(token)
 
 
-class PaddedIntermediateCodec(FramedCodec):
+class PaddedIntermediateCodec(_IntermediateFraming):
     """Padded intermediate framing for one role.
 
     ``max_padding`` bounds the random padding added to each frame (the spec allows 0-15). It
@@ -121,7 +131,7 @@ class PaddedIntermediateCodec(FramedCodec):
     kind = _Kind.PADDED_INTERMEDIATE
     tag = b"\xdd\xdd\xdd\xdd"
     obfuscation_tag = tag
-    supports_quick_ack = True
+    _align = 0
 
     def __init__(
         self,
@@ -145,22 +155,6 @@ class PaddedIntermediateCodec(FramedCodec):
         # One call to the random source per frame: a length byte and enough bytes to cut from.
         rnd = random_exact(self._random_bytes, limit + 1)
         return rnd[1 : 1 + rnd[0] % (limit + 1)]
-
-    def _decode_server(self, view: memoryview, pos: int, events: list[Event]) -> int:
-        end = len(view)
-        max_packet = self.max_packet
-        while end - pos >= 4:
-            raw = _U32.unpack_from(view, pos)[0]
-            length = raw & _LENGTH_MASK
-            if length <= 0 or length > max_packet:
-                raise self._bad_length(length)
-            start = pos + 4
-            stop = start + length
-            if stop > end:
-                break
-            events.append(Packet(view[start:stop].tobytes(), raw > _LENGTH_MASK))
-            pos = stop
-        return pos
 
     def _decode_client(self, view: memoryview, pos: int, events: list[Event]) -> int:
         end = len(view)
