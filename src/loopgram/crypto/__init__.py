@@ -50,6 +50,7 @@ from loopgram.crypto.message import (
     check_padding,
     decrypt_message,
     encrypt_message,
+    encrypt_padded,
 )
 from loopgram.crypto.pq import factorize_pq, generate_pq
 from loopgram.crypto.rsa import (
@@ -86,6 +87,7 @@ __all__ = [
     "decrypt_message",
     "encrypt_ige",
     "encrypt_message",
+    "encrypt_padded",
     "factorize_pq",
     "generate_keypair",
     "generate_pq",

@@ -54,8 +54,8 @@ def aes_key_iv_from_parts(msg_key: bytes, key_a: bytes, key_b: bytes) -> tuple[b
     """The MTProto 2.0 key and IV from ``msg_key`` and the two pre-sliced auth key parts.
 
     ``key_a = substr(auth_key, x, 36)`` and ``key_b = substr(auth_key, 40+x, 36)``; taking
-    them pre-sliced lets :class:`loopgram.crypto.message.AuthKey` slice once per key instead of
-    once per message.
+    them pre-sliced lets a caller slice once per key instead of once per message
+    (:mod:`loopgram.crypto.message` goes further and keeps the hash state after ``key_b``).
     """
     # sha256_a = SHA256(msg_key + substr(auth_key, x, 36))
     a = sha256(msg_key + key_a).digest()

@@ -10,18 +10,25 @@ layer's business: this module only pads, hashes and encrypts it. :func:`check_pa
 the one header-aware check, left for the caller to run once it has read
 ``message_data_length``.
 
-This is the per-message hot path, so the auth key's fixed slices are cut once per key, not
-once per message. (Precomputing the SHA256 state over the 32-byte prefix and copying it was
-measured slower than hashing a fresh concatenation for ~100-byte messages.)
+This is the per-message hot path, so what depends on the auth key alone is computed once per
+key, not once per message: ``substr(auth_key, x, 36)``, and the SHA256 states after the two
+slices that start a hashed input (``substr(auth_key, 88+x, 32)`` for ``msg_key``,
+``substr(auth_key, 40+x, 36)`` for ``sha256_b``). Copying such a state and feeding it the rest
+measured ~50 ns faster per hash than hashing a fresh concatenation, for ~100-byte messages on
+Python 3.11 with OpenSSL 3 (an earlier measurement had found it slower: re-measure with
+``bench/session_bench.py`` before going back). The session layer seals with
+:func:`encrypt_padded`, which skips the padding checks of :func:`encrypt_message`: it builds
+header, body and padding itself, valid by construction.
 """
 
 from __future__ import annotations
 
 import os
+import struct
 from collections.abc import Callable
 from hashlib import sha1, sha256
 from hmac import compare_digest
-from typing import Final, final
+from typing import TYPE_CHECKING, Final, final
 
 from loopgram.crypto.aes import get_backend
 from loopgram.crypto.errors import CryptoValueError, SecurityError
@@ -41,6 +48,7 @@ __all__ = [
     "check_padding",
     "decrypt_message",
     "encrypt_message",
+    "encrypt_padded",
     "padding_length",
 ]
 
@@ -55,6 +63,12 @@ _MIN_PACKET: Final = _PACKET_PREFIX + 16
 
 _encrypt_ige: Final = get_backend().unchecked_encrypt_ige
 _decrypt_ige: Final = get_backend().unchecked_decrypt_ige
+# Cuts a SHA256 digest into its 8 + 16 + 8 byte parts in one call: the AES key and IV are
+# made of these, and one unpack is cheaper than three slices.
+_split: Final = struct.Struct("8s16s8s").unpack
+
+if TYPE_CHECKING:
+    from hashlib import _Hash
 
 
 @final
@@ -65,8 +79,8 @@ class AuthKey:
     """
 
     __slots__ = (
-        "_c2s",
-        "_s2c",
+        "_c2s_kdf",
+        "_s2c_kdf",
         "aux_hash",
         "aux_hash_bytes",
         "id",
@@ -88,8 +102,13 @@ class AuthKey:
         self.aux_hash_bytes: Final = digest[:8]
         self.aux_hash: Final = int.from_bytes(digest[:8], "little", signed=True)
         """``auth_key_aux_hash`` as a signed TL ``long``."""
-        self._c2s: Final = _direction_parts(key, CLIENT_TO_SERVER)
-        self._s2c: Final = _direction_parts(key, SERVER_TO_CLIENT)
+        self._c2s_kdf: Final = _direction_kdf(key, CLIENT_TO_SERVER)
+        self._s2c_kdf: Final = _direction_kdf(key, SERVER_TO_CLIENT)
+
+    def __reduce__(self) -> tuple[type[AuthKey], tuple[bytes]]:
+        # Pickled and copied as the key alone: the derived values are rebuilt (the SHA256
+        # states could not be pickled anyway).
+        return AuthKey, (self.key,)
 
     def __repr__(self) -> str:
         return f"AuthKey(id={self.id:#x})"
@@ -106,20 +125,24 @@ class AuthKey:
         """``new_nonce_hash1``/``2``/``3`` for ``dh_gen_ok``/``retry``/``fail`` (16 bytes)."""
         return new_nonce_hash(new_nonce, number, self.aux_hash_bytes)
 
-    def _parts(self, x: int) -> tuple[bytes, bytes, bytes]:
+    def _kdf(self, x: int) -> tuple[_Hash, bytes, _Hash]:
         if x == CLIENT_TO_SERVER:
-            return self._c2s
+            return self._c2s_kdf
         if x == SERVER_TO_CLIENT:
-            return self._s2c
-        raise CryptoValueError(f"x must be 0 (client to server) or 8 (server to client), got {x}")
+            return self._s2c_kdf
+        raise _bad_x(x)
 
 
-def _direction_parts(key: bytes, x: int) -> tuple[bytes, bytes, bytes]:
-    return (
-        key[88 + x : 120 + x],  # substr(auth_key, 88+x, 32)
-        key[x : x + 36],  # substr(auth_key, x, 36)
-        key[40 + x : 76 + x],  # substr(auth_key, 40+x, 36)
-    )
+def _bad_x(x: int) -> CryptoValueError:
+    return CryptoValueError(f"x must be 0 (client to server) or 8 (server to client), got {x}")
+
+
+def _direction_kdf(key: bytes, x: int) -> tuple[_Hash, bytes, _Hash]:
+    """What the per-message hashes take from the key: the SHA256 state after
+    ``substr(auth_key, 88+x, 32)`` (for ``msg_key``), ``substr(auth_key, x, 36)`` (hashed
+    after ``msg_key``) and the SHA256 state after ``substr(auth_key, 40+x, 36)``. The states
+    are copied and completed per message (see the module docstring)."""
+    return sha256(key[88 + x : 120 + x]), key[x : x + 36], sha256(key[40 + x : 76 + x])
 
 
 def auth_key_id_of(packet: bytes) -> int:
@@ -148,13 +171,8 @@ def encrypt_message(
     given (12..1024 bytes, ``len(plaintext) + len(padding)`` a multiple of 16), otherwise the
     shortest valid length drawn from ``random_bytes``.
     """
-    # Inlined AuthKey._parts: this runs once per message.
-    if x == CLIENT_TO_SERVER:
-        prefix, key_a, key_b = auth_key._c2s
-    elif x == SERVER_TO_CLIENT:
-        prefix, key_a, key_b = auth_key._s2c
-    else:
-        prefix, key_a, key_b = auth_key._parts(x)  # raises
+    if x != CLIENT_TO_SERVER and x != SERVER_TO_CLIENT:
+        raise _bad_x(x)  # before any randomness is drawn
     if padding is None:
         padding = random_bytes(MIN_PADDING + (-(len(plaintext) + MIN_PADDING) & 15))
     if (
@@ -166,18 +184,38 @@ def encrypt_message(
             f"padding must be 12..1024 bytes and make the total a multiple of 16, got "
             f"{len(padding)} bytes after {len(plaintext)}"
         )
-    data = plaintext + padding
+    return encrypt_padded(auth_key, plaintext + padding, x)
+
+
+def encrypt_padded(auth_key: AuthKey, data: bytes, x: int) -> bytes:
+    """:func:`encrypt_message` of ``data`` = plaintext + padding, without its checks.
+
+    For callers that pad by construction (the session layer seals every message with it):
+    ``len(data)`` must be a multiple of 16 that ends in 12..1024 bytes of padding. Only ``x``
+    is checked.
+    """
+    # Inlined AuthKey._kdf: this runs once per message.
+    if x == CLIENT_TO_SERVER:
+        prefix, key_a, key_b = auth_key._c2s_kdf
+    elif x == SERVER_TO_CLIENT:
+        prefix, key_a, key_b = auth_key._s2c_kdf
+    else:
+        prefix, key_a, key_b = auth_key._kdf(x)  # raises
     # msg_key_large = SHA256(substr(auth_key, 88+x, 32) + plaintext + random_padding)
     # msg_key = substr(msg_key_large, 8, 16)
-    msg_key = sha256(prefix + data).digest()[8:24]
+    h = prefix.copy()
+    h.update(data)
+    msg_key = h.digest()[8:24]
     # Inlined kdf.aes_key_iv_from_parts: one function call less per message.
     # sha256_a = SHA256(msg_key + substr(auth_key, x, 36))
-    a = sha256(msg_key + key_a).digest()
+    a0, a1, a2 = _split(sha256(msg_key + key_a).digest())
     # sha256_b = SHA256(substr(auth_key, 40+x, 36) + msg_key)
-    b = sha256(key_b + msg_key).digest()
+    h = key_b.copy()
+    h.update(msg_key)
+    b0, b1, b2 = _split(h.digest())
     # aes_key = substr(sha256_a, 0, 8) + substr(sha256_b, 8, 16) + substr(sha256_a, 24, 8)
     # aes_iv = substr(sha256_b, 0, 8) + substr(sha256_a, 8, 16) + substr(sha256_b, 24, 8)
-    encrypted = _encrypt_ige(data, a[:8] + b[8:24] + a[24:], b[:8] + a[8:24] + b[24:])
+    encrypted = _encrypt_ige(data, a0 + b1 + a2, b0 + a1 + b2)
     return auth_key.key_id + msg_key + encrypted
 
 
@@ -191,11 +229,11 @@ def decrypt_message(auth_key: AuthKey, packet: bytes, *, x: int) -> bytes:
     ``message_data_length``.
     """
     if x == CLIENT_TO_SERVER:
-        prefix, key_a, key_b = auth_key._c2s
+        prefix, key_a, key_b = auth_key._c2s_kdf
     elif x == SERVER_TO_CLIENT:
-        prefix, key_a, key_b = auth_key._s2c
+        prefix, key_a, key_b = auth_key._s2c_kdf
     else:
-        prefix, key_a, key_b = auth_key._parts(x)  # raises
+        prefix, key_a, key_b = auth_key._kdf(x)  # raises
     size = len(packet)
     if size < _MIN_PACKET or (size - _PACKET_PREFIX) & 15:
         raise SecurityError(f"encrypted packet of {size} bytes is not 24 + a multiple of 16")
@@ -203,14 +241,18 @@ def decrypt_message(auth_key: AuthKey, packet: bytes, *, x: int) -> bytes:
         raise SecurityError("packet auth_key_id does not match the auth key")
     msg_key = packet[8:24]
     # sha256_a = SHA256(msg_key + substr(auth_key, x, 36))
-    a = sha256(msg_key + key_a).digest()
+    a0, a1, a2 = _split(sha256(msg_key + key_a).digest())
     # sha256_b = SHA256(substr(auth_key, 40+x, 36) + msg_key)
-    b = sha256(key_b + msg_key).digest()
+    h = key_b.copy()
+    h.update(msg_key)
+    b0, b1, b2 = _split(h.digest())
     # aes_key = substr(sha256_a, 0, 8) + substr(sha256_b, 8, 16) + substr(sha256_a, 24, 8)
     # aes_iv = substr(sha256_b, 0, 8) + substr(sha256_a, 8, 16) + substr(sha256_b, 24, 8)
-    data = _decrypt_ige(packet[24:], a[:8] + b[8:24] + a[24:], b[:8] + a[8:24] + b[24:])
+    data = _decrypt_ige(packet[24:], a0 + b1 + a2, b0 + a1 + b2)
     # msg_key must equal substr(SHA256(substr(auth_key, 88+x, 32) + decrypted data), 8, 16)
-    if not compare_digest(sha256(prefix + data).digest()[8:24], msg_key):
+    h = prefix.copy()
+    h.update(data)
+    if not compare_digest(h.digest()[8:24], msg_key):
         raise SecurityError("msg_key does not match the decrypted data")
     return data
 

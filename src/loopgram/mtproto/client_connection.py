@@ -27,9 +27,9 @@ from loopgram.crypto import (
     RsaPublicKey,
     SecurityError,
     decrypt_message,
-    encrypt_message,
+    encrypt_padded,
 )
-from loopgram.mtproto.connection import ConnectionBase, seal_batches
+from loopgram.mtproto.connection import ACK_BATCH, ConnectionBase, seal_batches
 from loopgram.mtproto.deps import Clock, RandomBytes, system_clock, system_random
 from loopgram.mtproto.errors import LocalProtocolError, RemoteProtocolError
 from loopgram.mtproto.events import (
@@ -91,6 +91,9 @@ __all__ = ["ClientConnection"]
 
 _ZERO_KEY_ID: Final = bytes(8)
 _CONTAINER_PREFIX: Final = CONTAINER_ID.to_bytes(4, "little")
+_RPC_RESULT_PREFIX: Final = RPC_RESULT_ID.to_bytes(4, "little")
+# NEVER_CONTENT as body prefixes: a query's kind is read without unpacking its constructor.
+_NEVER_CONTENT_PREFIXES: Final = frozenset(c.to_bytes(4, "little") for c in NEVER_CONTENT)
 _GZIP_PREFIX: Final = GZIP_ID.to_bytes(4, "little")
 _RPC_ERROR_PREFIX: Final = ty.RpcError.CONSTRUCTOR_ID.to_bytes(4, "little")
 _TWO32: Final = 4294967296.0
@@ -234,7 +237,7 @@ class ClientConnection(ConnectionBase):
         if not self._started:
             raise LocalProtocolError("send_request() before start()")
         body = bytes(request)
-        content = constructor_of(body) not in NEVER_CONTENT
+        content = body[:4] not in _NEVER_CONTENT_PREFIXES
         if len(body) > self.gzip_threshold:
             body = maybe_gzip(body, self.gzip_threshold)
         session = self._session
@@ -255,12 +258,22 @@ class ClientConnection(ConnectionBase):
         it does not know the auth key; make a new one), for bytes that cannot be framed,
         or for a broken key exchange.
         """
-        self._check_open()
+        failure = self._failure  # _check_open, inlined: this runs for every read
+        if failure is not None:
+            raise failure
+        events: list[Event] = []
+        # The usual read, one whole frame with one encrypted packet: no Packet event to make.
+        payload = self._codec.feed_packet(data)
+        if payload is not None:
+            if payload[:8] == _ZERO_KEY_ID:
+                self._on_plain(payload, events)
+            else:
+                self._on_packet(payload, events)
+            return events
         try:
             frames = self._codec.feed(data)
         except TransportError as exc:
             raise self._fail(str(exc), None, []) from None
-        events: list[Event] = []
         for frame in frames:
             if type(frame) is Packet:
                 payload = frame.payload
@@ -279,10 +292,28 @@ class ClientConnection(ConnectionBase):
         oldest waited ``ack_delay`` (:meth:`ack_deadline`), or at once with ``flush_acks``.
         """
         session = self._session
-        if session is not None and self._started:
-            due = self._acks_due(session, flush_acks)
-            if due or session.queue:
-                self._flush(session, due)
+        if session is None or not self._started:
+            return self._pop_output()
+        # _acks_due, inlined: this runs after every query.
+        acks = session.acks
+        due = bool(acks) and (
+            flush_acks
+            or len(acks) >= ACK_BATCH
+            or self._clock() - session.acks_since >= self.ack_delay
+        )
+        queue = session.queue
+        if len(queue) == 1 and not due and not self._frames:
+            # The common case, inlined: one query, no acks due, nothing else waiting -- one
+            # packet, returned as it is sealed.
+            session.queue = []
+            msg_id, seqno, body = queue[0]
+            salt = session.current_salt() if session.future_salts else session.salt
+            n = len(body)
+            plaintext = HEADER.pack(salt, session.session_id, msg_id, seqno, n) + body
+            padding = self._padding.take(12 + (-(44 + n) & 15))
+            return self._codec.encode(encrypt_padded(session.auth_key, plaintext + padding, _X))
+        if due or queue:
+            self._flush(session, due)
         return self._pop_output()
 
     def ack_deadline(self) -> float | None:
@@ -363,13 +394,33 @@ class ClientConnection(ConnectionBase):
         # Replay protection: each server msg_id is processed once (content ones re-acked,
         # since a repeat means the server did not see the ack).
         received = session.received
-        if msg_id in received.seqnos or msg_id <= received.floor:
+        seqnos = received.seqnos
+        if msg_id in seqnos or msg_id <= received.floor:
             self._duplicate(session, msg_id, seqno)
             return
-        received.add(msg_id, seqno)
+        ids = received.ids
+        if ids and msg_id > ids[-1] and len(ids) < received.size + 64:
+            # ReceivedWindow.add, inlined for an id in order that forgets nothing: the usual.
+            ids.append(msg_id)
+            seqnos[msg_id] = seqno
+        else:
+            received.add(msg_id, seqno)
         if seqno & 1:
-            session.add_ack(msg_id, self._clock())
-        if body[:4] != _CONTAINER_PREFIX:
+            # session.add_ack, inlined: the clock is read only when it starts the wait.
+            acks = session.acks
+            if not acks:
+                session.acks_since = self._clock()
+            acks.append(msg_id)
+        prefix = body[:4]
+        if prefix == _RPC_RESULT_PREFIX:
+            # The answer to a query, dispatched without _on_message's lookups: the usual
+            # packet. (_on_message would find the same handler for this constructor.)
+            try:
+                self._on_rpc_result(session, msg_id, body, events)
+            except DECODE_ERRORS:
+                self.malformed += 1
+            return
+        if prefix != _CONTAINER_PREFIX:
             self._on_message(session, msg_id, body, events)
             return
         r = Reader(body, 4)
@@ -444,14 +495,16 @@ class ClientConnection(ConnectionBase):
         if pending is None:
             return  # an answer received already (a re-send), or to a query we never sent
         result = body[12:]
-        if result[:4] == _GZIP_PREFIX:
+        tag = result[:4]
+        if tag == _GZIP_PREFIX:
             try:
                 result = gunzip(result)
             except DECODE_ERRORS as exc:
                 events.append(RequestFailed(pending.origin, f"undecodable result: {exc}"))
                 return
+            tag = result[:4]
         try:
-            if result[:4] == _RPC_ERROR_PREFIX:
+            if tag == _RPC_ERROR_PREFIX:
                 error = parse_bare(result, ty.RpcError)
                 events.append(make_result_received(pending.origin, None, error))
                 return
@@ -604,15 +657,12 @@ class ClientConnection(ConnectionBase):
         session.queue = []
         salt = session.current_salt() if session.future_salts else session.salt
         if len(queue) == 1:
-            # The common case, inlined: one query, one packet.
+            # One message alone (a query, or acks that came due): no container.
             msg_id, seqno, body = queue[0]
             n = len(body)
-            packet = encrypt_message(
-                session.auth_key,
-                HEADER.pack(salt, session.session_id, msg_id, seqno, n) + body,
-                x=_X,
-                padding=self._padding.take(12 + (-(44 + n) & 15)),
-            )
+            plaintext = HEADER.pack(salt, session.session_id, msg_id, seqno, n) + body
+            padding = self._padding.take(12 + (-(44 + n) & 15))
+            packet = encrypt_padded(session.auth_key, plaintext + padding, _X)
             self._frames.append(self._codec.encode(packet))
             return
         seal_batches(
@@ -626,6 +676,6 @@ class ClientConnection(ConnectionBase):
             self._frames,
             lambda: (session.msg_ids.next(), session.seqno.next(False)),
             lambda container_id, batch: session.remember_container(
-                container_id, tuple(m[0] for m in batch)
+                container_id, tuple([m[0] for m in batch])
             ),
         )

@@ -33,6 +33,8 @@ from loopgram.crypto import AuthKey
 from loopgram.mtproto.deps import Clock, RandomBytes
 from loopgram.mtproto.errors import RemoteProtocolError
 from loopgram.mtproto.session import (
+    MAX_CONTAINER_BYTES,
+    MAX_CONTAINER_MESSAGES,
     ClientSession,
     Outgoing,
     PaddingPool,
@@ -121,6 +123,18 @@ def seal_batches(
     """Seal several queued messages: in ``msg_container``s of at most 1024 (alone if one
     is too big to share). ``next_container`` gives a container's ``(msg_id, seq_no)``,
     called after the ids it holds were made, so that the container id is the highest."""
+    if 1 < len(queue) <= MAX_CONTAINER_MESSAGES:
+        # The usual case (a message and the acks that came due with it): everything fits
+        # one container, as batches() would find. Built first, checked by its size.
+        body = container_body(queue)
+        if len(body) - 8 <= MAX_CONTAINER_BYTES:
+            msg_id, seqno = next_container()
+            if on_container is not None:
+                on_container(msg_id, queue)
+            frames.append(
+                frame(seal_message(auth_key, x, salt, session_id, msg_id, seqno, body, padding))
+            )
+            return
     for batch in batches(queue):
         if len(batch) == 1:
             msg_id, seqno, body = batch[0]

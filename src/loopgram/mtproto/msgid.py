@@ -95,16 +95,17 @@ class MsgIdGenerator:
     previous one plus 4, with the low bits of its kind.
     """
 
-    __slots__ = ("_clock", "_server", "last", "offset")
+    __slots__ = ("_server", "clock", "last", "offset")
 
     def __init__(self, clock: Clock, *, server: bool, offset: float = 0.0) -> None:
-        self._clock = clock
+        self.clock = clock
         self._server = server
         self.offset = offset
         self.last = 0
 
     def next(self, response: bool = False) -> int:
-        candidate = int((self._clock() + self.offset) * _TWO32) & ~3
+        # (ServerSession.push and ClientSession.push repeat this: keep them in step.)
+        candidate = int((self.clock() + self.offset) * _TWO32) & ~3
         last = self.last
         if candidate <= last:
             candidate = (last & ~3) + 4
@@ -117,7 +118,7 @@ class MsgIdGenerator:
 
     def now(self) -> float:
         """The clock plus the offset: the peer's time as far as this side knows."""
-        return self._clock() + self.offset
+        return self.clock() + self.offset
 
 
 class SeqNo:

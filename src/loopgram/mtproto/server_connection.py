@@ -21,8 +21,9 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable, Sequence
 
-from loopgram.crypto import RsaPrivateKey, SecurityError, decrypt_message, encrypt_message
+from loopgram.crypto import RsaPrivateKey, SecurityError, decrypt_message, encrypt_padded
 from loopgram.mtproto.connection import (
+    ACK_BATCH,
     FLOOD,
     NOT_FOUND,
     ConnectionBase,
@@ -72,6 +73,7 @@ from loopgram.mtproto.service import (
     PING_DELAY_DISCONNECT_ID,
     PING_ID,
     RPC_DROP_ANSWER_ID,
+    RPC_RESULT_ID,
     MsgState,
     ack_body,
     constructor_of,
@@ -86,7 +88,7 @@ from loopgram.mtproto.service import (
 from loopgram.mtproto.session import HEADER, ServerSession, quick_ack_token
 from loopgram.mtproto.store import KeyEntry, SessionStore
 from loopgram.tl import ContainerMessage, MsgContainer, Reader, TLObject
-from loopgram.tl.core import OBJECTS, read_boxed
+from loopgram.tl.core import OBJECTS
 from loopgram.tl.mtproto import functions as fn
 from loopgram.tl.mtproto import types as ty
 from loopgram.transport import (
@@ -103,6 +105,13 @@ _ZERO_KEY_ID = bytes(8)
 _CONTAINER_PREFIX = CONTAINER_ID.to_bytes(4, "little")
 _TWO32 = 4294967296.0
 _U32 = struct.Struct("<I")
+_RPC_RESULT_HEAD = struct.Struct("<Iq")
+# service.expects_content as one lookup: False (even seq_no) for NEVER_CONTENT, None (either)
+# for EITHER_CONTENT, True for anything else.
+_CONTENT_KIND: dict[int, bool | None] = {
+    **dict.fromkeys(EITHER_CONTENT, None),
+    **dict.fromkeys(NEVER_CONTENT, False),
+}
 _X = 8  # the server seals with x = 8 and opens client packets with x = 0
 
 ServiceHandler = Callable[[ServerSession, int, bytes, float, list[Event]], None]
@@ -202,9 +211,18 @@ class ServerConnection(ConnectionBase):
         ``reply``, act on its ``events`` (decoded before the fault), close. Every later
         call raises it again.
         """
-        self._check_open()
+        failure = self._failure  # _check_open, inlined: this runs for every read
+        if failure is not None:
+            raise failure
+        codec = self._codec
+        events: list[Event] = []
+        if codec is not None:
+            # The usual read, one whole frame with one packet: no Packet event to make.
+            payload = codec.feed_packet(data)
+            if payload is not None:
+                self._on_packet(payload, False, events)
+                return events
         try:
-            codec = self._codec
             if codec is not None:
                 frames = codec.feed(data)
             else:
@@ -212,7 +230,6 @@ class ServerConnection(ConnectionBase):
                 self._codec = self._transport.codec
         except TransportError as exc:
             raise self._fatal(str(exc), exc.code, []) from None
-        events: list[Event] = []
         for frame in frames:
             if type(frame) is Packet:
                 self._on_packet(frame.payload, frame.quick_ack, events)
@@ -235,7 +252,9 @@ class ServerConnection(ConnectionBase):
         data = result if type(result) is bytes else bytes(result)
         if len(data) > self.gzip_threshold:
             data = maybe_gzip(data, self.gzip_threshold)
-        msg_id = session.push(rpc_result_body(request_msg_id, data), content=True, response=True)
+        # rpc_result_body, inlined: this runs for every answer.
+        body = _RPC_RESULT_HEAD.pack(RPC_RESULT_ID, request_msg_id) + data
+        msg_id = session.push(body, content=True, response=True)
         if state is not None:
             requests[request_msg_id] = msg_id
         # The rpc_result acknowledges the query by itself: no msgs_ack needed any more.
@@ -272,13 +291,25 @@ class ServerConnection(ConnectionBase):
         ``ack_delay`` (see :meth:`ack_deadline`), or at once with ``flush_acks``; until
         then answers go without them (an ``rpc_result`` acknowledges its query itself).
         """
+        frames = self._frames
         for session in self._sessions.values():
             if session.owner is not self:
                 continue
-            due = self._acks_due(session, flush_acks)
+            # _acks_due, inlined: this runs after every answer.
+            acks = session.acks
+            due = bool(acks) and (
+                flush_acks
+                or len(acks) >= ACK_BATCH
+                or self._clock() - session.acks_since >= self.ack_delay
+            )
             if due or session.queue:
                 self._flush(session, due)
-        return self._pop_output()
+        # _pop_output, inlined.
+        if not frames:
+            return b""
+        data = frames[0] if len(frames) == 1 else b"".join(frames)
+        frames.clear()
+        return data
 
     def ack_deadline(self) -> float | None:
         """Clock time by which :meth:`data_to_send` should be called to send pending acks."""
@@ -336,10 +367,19 @@ class ServerConnection(ConnectionBase):
         if quick_ack:
             token = quick_ack_token(auth_key, payload, 0)
             self._frames.append(self._transport.encode_quick_ack(token))
-        session = self._sessions.get((auth_key.id, session_id))
-        if session is None or session.owner is not self:
-            session = self._bind(entry, session_id, events)
-        self._current = session
+        session = self._current
+        # The session of the previous packet, most often; _current is always the entry of
+        # _sessions under its key (destroy_session only removes other sessions).
+        if (
+            session is None
+            or session.session_id != session_id
+            or session.auth_key_id != auth_key.id
+            or session.owner is not self
+        ):
+            session = self._sessions.get((auth_key.id, session_id))
+            if session is None or session.owner is not self:
+                session = self._bind(entry, session_id, events)
+            self._current = session
         now = self._clock()
         # The checks of the outer message, in the order Telegram reports them: id bits,
         # clock window (16/17), then the salt (48, with the salt to use).
@@ -435,7 +475,7 @@ class ServerConnection(ConnectionBase):
     ) -> None:
         received = session.received
         messages: list[ContainerMessage] | None = None
-        if msg_id in session.containers or msg_id in received:
+        if msg_id in session.containers or msg_id in received.seqnos:
             code = BadMsgCode.CONTAINER_ID_REUSED
         elif msg_id <= received.floor:
             code = BadMsgCode.MSG_TOO_OLD
@@ -473,8 +513,7 @@ class ServerConnection(ConnectionBase):
     ) -> None:
         """One message whose id passed the clock checks: window, seq_no, then dispatch."""
         cid = _U32.unpack_from(body)[0] if body else 0
-        content = False if cid in NEVER_CONTENT else None if cid in EITHER_CONTENT else True
-        code = session.received.accept(msg_id, seqno, content)
+        code = session.received.accept(msg_id, seqno, _CONTENT_KIND.get(cid, True))
         if code:
             if code == DUPLICATE:
                 self.duplicates += 1
@@ -509,13 +548,18 @@ class ServerConnection(ConnectionBase):
             return
         # An RPC query. Parsed here so that the layer above gets an object; if the codec
         # does not know the constructor (an older layer...), it gets the bytes alone.
-        r = Reader(body)
-        try:
-            request: TLObject | None = read_boxed(r, OBJECTS)
-            if r.pos != len(body):
+        # read_boxed(Reader(body), OBJECTS), inlined with the constructor id already read.
+        request: TLObject | None = None
+        reader = OBJECTS.get(cid)
+        if reader is not None:
+            r = Reader(body, 4)
+            r.depth = 1  # inside one boxed object, as read_boxed counts
+            try:
+                request = reader(r)
+                if r.pos != len(body):
+                    request = None
+            except DECODE_ERRORS:
                 request = None
-        except DECODE_ERRORS:
-            request = None
         requests = session.requests
         requests[msg_id] = 0
         if len(requests) > 4096:
@@ -716,12 +760,9 @@ class ServerConnection(ConnectionBase):
             # The common case, inlined: one answer, one packet.
             msg_id, seqno, body = queue[0]
             n = len(body)
-            packet = encrypt_message(
-                session.auth_key,
-                HEADER.pack(salt, session.session_id, msg_id, seqno, n) + body,
-                x=_X,
-                padding=self._padding.take(12 + (-(44 + n) & 15)),
-            )
+            plaintext = HEADER.pack(salt, session.session_id, msg_id, seqno, n) + body
+            padding = self._padding.take(12 + (-(44 + n) & 15))
+            packet = encrypt_padded(session.auth_key, plaintext + padding, _X)
             codec = self._codec
             self._frames.append(
                 codec.encode(packet) if codec is not None else self._transport.encode(packet)

@@ -157,10 +157,26 @@ def expects_content(constructor: int) -> bool | None:
     return True
 
 
+# Structs of id-vector messages (constructor, vector id, count, ids) by id count: acks go
+# every few messages, in batches of up to 16 (connection.ACK_BATCH), and building the struct
+# format each time cost more than the packing or unpacking itself.
+_ID_VECTORS: dict[int, struct.Struct] = {}
+_ID_VECTORS_CACHED: Final = 64
+
+
+def _id_vector(n: int) -> struct.Struct:
+    layout = _ID_VECTORS.get(n)
+    if layout is None:
+        layout = struct.Struct(f"<III{n}q")
+        if n <= _ID_VECTORS_CACHED:
+            _ID_VECTORS[n] = layout
+    return layout
+
+
 def ack_body(msg_ids: list[int]) -> bytes:
     """``msgs_ack`` of at most :data:`MAX_ACK_IDS` ids."""
     n = len(msg_ids)
-    return _II.pack(ACK_ID, _VECTOR_ID) + struct.pack(f"<I{n}q", n, *msg_ids)
+    return _id_vector(n).pack(ACK_ID, _VECTOR_ID, n, *msg_ids)
 
 
 def rpc_result_body(req_msg_id: int, result: bytes) -> bytes:
@@ -212,6 +228,12 @@ def read_msgs_state_info(body: bytes) -> tuple[int, bytes]:
 def read_id_vector(body: bytes) -> list[int]:
     """The ``Vector<long>`` after the constructor id of ``msgs_ack``, ``msgs_state_req``,
     ``msg_resend_req``...; raises ``TLDecodeError``."""
+    if len(body) >= 12:
+        # A well-formed vector, the usual case, read in one unpack; anything else goes
+        # through the TL reader below, for its checks and errors.
+        vector_id, n = _II.unpack_from(body, 4)
+        if vector_id == _VECTOR_ID and len(body) == 12 + 8 * n:
+            return list(_id_vector(n).unpack(body)[3:])
     r = Reader(body, 4)
     try:
         ids = read_vector_long(r)

@@ -27,9 +27,10 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterator
 from hashlib import sha256
+from itertools import islice
 from typing import Final
 
-from loopgram.crypto import AuthKey, SecurityError, encrypt_message
+from loopgram.crypto import AuthKey, SecurityError, encrypt_padded
 from loopgram.crypto import decrypt_message as _decrypt
 from loopgram.mtproto.deps import Clock, RandomBytes
 from loopgram.mtproto.msgid import MsgIdGenerator, ReceivedWindow, SeqNo
@@ -67,6 +68,8 @@ _INNER: Final = struct.Struct("<qii")
 _CONTAINER_HEAD: Final = struct.Struct("<II")
 _U32: Final = struct.Struct("<I")
 _POOL_CHUNK: Final = 4096
+_TWO32: Final = 4294967296.0
+_INT64_MAX: Final = 2**63 - 1
 
 
 class PaddingPool:
@@ -106,8 +109,8 @@ def seal_message(
     """One encrypted packet: header + ``body`` + the shortest valid random padding."""
     n = len(body)
     plaintext = HEADER.pack(salt, session_id, msg_id, seqno, n) + body
-    return encrypt_message(
-        auth_key, plaintext, x=x, padding=padding.take(12 + (-(_HEADER_SIZE + n + 12) & 15))
+    return encrypt_padded(
+        auth_key, plaintext + padding.take(12 + (-(_HEADER_SIZE + n + 12) & 15)), x
     )
 
 
@@ -250,8 +253,24 @@ class ServerSession(_Acks):
 
     def push(self, body: bytes, *, content: bool, response: bool) -> int:
         """Queue a message; content messages also go to the outbox until acknowledged."""
-        msg_id = self.msg_ids.next(response)
-        seqno = self.seqno.next(content)
+        # MsgIdGenerator.next (server ids) and SeqNo.next, inlined: this runs for every
+        # message sent, and the two calls cost about as much as what they compute.
+        ids = self.msg_ids
+        msg_id = int((ids.clock() + ids.offset) * _TWO32) & ~3
+        last = ids.last
+        if msg_id <= last:
+            msg_id = (last & ~3) + 4
+        msg_id |= 1 if response else 3
+        if msg_id > _INT64_MAX:
+            raise OverflowError("msg_id does not fit a TL long")
+        ids.last = msg_id
+        counter = self.seqno
+        n = counter.count
+        if content:
+            counter.count = n + 1
+            seqno = 2 * n + 1
+        else:
+            seqno = 2 * n
         self.queue.append((msg_id, seqno, body))
         if content:
             outbox = self.outbox
@@ -270,7 +289,7 @@ class ServerSession(_Acks):
         """Forget the oldest quarter of ``requests`` (called past 4096 of them):
         ``msgs_state_req`` about those then answers "unknown"."""
         requests = self.requests
-        for old in list(requests)[: len(requests) // 4]:
+        for old in list(islice(requests, len(requests) // 4)):
             del requests[old]
 
     def resend_outbox(self) -> None:
@@ -352,8 +371,23 @@ class ClientSession(_Acks):
         return self.msg_ids.offset
 
     def push(self, body: bytes, *, content: bool) -> tuple[int, int]:
-        msg_id = self.msg_ids.next()
-        seqno = self.seqno.next(content)
+        # MsgIdGenerator.next (client ids) and SeqNo.next, inlined: this runs for every
+        # message sent, and the two calls cost about as much as what they compute.
+        ids = self.msg_ids
+        msg_id = int((ids.clock() + ids.offset) * _TWO32) & ~3
+        last = ids.last
+        if msg_id <= last:
+            msg_id = (last & ~3) + 4
+        if msg_id > _INT64_MAX:
+            raise OverflowError("msg_id does not fit a TL long")
+        ids.last = msg_id
+        counter = self.seqno
+        n = counter.count
+        if content:
+            counter.count = n + 1
+            seqno = 2 * n + 1
+        else:
+            seqno = 2 * n
         self.queue.append((msg_id, seqno, body))
         return msg_id, seqno
 

@@ -16,7 +16,14 @@ from __future__ import annotations
 import struct
 from typing import Final
 
-from loopgram.transport.codec import Event, FramedCodec, Packet, QuickAck, TransportErrorPacket
+from loopgram.transport.codec import (
+    Data,
+    Event,
+    FramedCodec,
+    QuickAck,
+    TransportErrorPacket,
+    make_packet,
+)
 from loopgram.transport.codec import TransportKind as _Kind
 from loopgram.transport.errors import TransportUsageError
 
@@ -29,6 +36,7 @@ _LONG: Final = 0x7F
 _QUICK_ACK: Final = 0x80
 # Lengths are counted in 4-byte words over 3 bytes.
 _MAX_WORDS: Final = (1 << 24) - 1
+_SHORT_HEADERS: Final = tuple(bytes((words,)) for words in range(_LONG))
 
 
 class AbridgedCodec(FramedCodec):
@@ -38,6 +46,47 @@ class AbridgedCodec(FramedCodec):
     tag = b"\xef"
     obfuscation_tag = b"\xef\xef\xef\xef"
     supports_quick_ack = True
+
+    # -- hot paths: one encrypted packet out, one frame in -------------------------------------
+    # Every RPC crosses both once per side. FramedCodec's general loop (memoryview, decoder
+    # call, buffer bookkeeping) and encode checks cost about as much as a small payload's
+    # framing itself, so the common shapes are recognised here first; everything else --
+    # quick acks, the tag, partial or several frames, errors -- goes the general way.
+
+    def feed(self, data: Data) -> list[Event]:
+        payload = self.feed_packet(data)
+        if payload is not None:
+            return [make_packet(payload)]
+        return super().feed(data)
+
+    def feed_packet(self, data: Data) -> bytes | None:
+        # One whole short frame, nothing pending: the payload is sliced from the bytes. The
+        # first byte must be a plain length below 0x7f: a quick-ack request, a long length or
+        # (to a client) a token is left to the loop, and so are frames of at most 4 bytes (a
+        # client's transport error).
+        if (
+            type(data) is bytes
+            and len(data) > 8
+            and self._error is None
+            and not self._buffer
+            and not self._expect_tag
+        ):
+            words = data[0]
+            if words < _LONG and words << 2 == len(data) - 1 and words << 2 <= self.max_packet:
+                return data[1:]
+        return None
+
+    def encode(self, payload: bytes, *, quick_ack: bool = False) -> bytes:
+        size = len(payload)
+        if size and not (quick_ack or self._send_tag or size & 3):
+            words = size >> 2
+            if words < _LONG:
+                return _SHORT_HEADERS[words] + payload
+            if words <= _MAX_WORDS:
+                return _U32.pack(words << 8 | _LONG) + payload
+        return super().encode(payload, quick_ack=quick_ack)
+
+    # -- the general decoders --------------------------------------------------------------
 
     def _decode_server(self, view: memoryview, pos: int, events: list[Event]) -> int:
         end = len(view)
@@ -56,7 +105,7 @@ class AbridgedCodec(FramedCodec):
             stop = start + length
             if stop > end:
                 break
-            events.append(Packet(view[start:stop].tobytes(), first >= _QUICK_ACK))
+            events.append(make_packet(view[start:stop].tobytes(), first >= _QUICK_ACK))
             pos = stop
         return pos
 
@@ -86,7 +135,7 @@ class AbridgedCodec(FramedCodec):
             if length == 4:
                 events.append(TransportErrorPacket(_I32.unpack_from(view, start)[0]))
             else:
-                events.append(Packet(view[start:stop].tobytes()))
+                events.append(make_packet(view[start:stop].tobytes()))
             pos = stop
         return pos
 

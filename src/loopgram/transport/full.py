@@ -20,10 +20,10 @@ from loopgram.transport.codec import (
     DEFAULT_MAX_PACKET,
     Event,
     FramedCodec,
-    Packet,
     RandomBytes,
     Role,
     TransportErrorPacket,
+    make_packet,
 )
 from loopgram.transport.codec import TransportKind as _Kind
 from loopgram.transport.errors import TransportUsageError
@@ -90,7 +90,7 @@ class FullCodec(FramedCodec):
             if client and size == 4:
                 events.append(TransportErrorPacket(_I32.unpack_from(view, pos + 8)[0]))
             else:
-                events.append(Packet(view[pos + 8 : crc_at].tobytes()))
+                events.append(make_packet(view[pos + 8 : crc_at].tobytes()))
             pos = stop
         return pos
 

@@ -26,13 +26,14 @@ from typing import ClassVar, Final
 from loopgram.transport.codec import (
     DEFAULT_MAX_PACKET,
     QUICK_ACK_BIT,
+    Data,
     Event,
     FramedCodec,
-    Packet,
     QuickAck,
     RandomBytes,
     Role,
     TransportErrorPacket,
+    make_packet,
     random_exact,
 )
 from loopgram.transport.codec import TransportKind as _Kind
@@ -59,6 +60,33 @@ class _IntermediateFraming(FramedCodec):
     #: Length bits that must be zero: 3 where payloads are whole 4-byte words, 0 if padded.
     _align: ClassVar[int]
 
+    def feed(self, data: Data) -> list[Event]:
+        payload = self.feed_packet(data)
+        if payload is not None:
+            return [make_packet(payload)]
+        return super().feed(data)
+
+    def feed_packet(self, data: Data) -> bytes | None:
+        # One whole frame of a message (>= 24 bytes), nothing pending: the payload is sliced
+        # from the bytes. A length with the top bit set (a quick-ack request, or to a client a
+        # token) is left to the loop, and so are quick acks and errors, shorter than that.
+        if (
+            type(data) is bytes
+            and len(data) >= 4 + _MIN_MESSAGE
+            and self._error is None
+            and not self._buffer
+            and not self._expect_tag
+        ):
+            length = _U32.unpack_from(data)[0]
+            if (
+                length == len(data) - 4
+                and length <= self.max_packet
+                and length < QUICK_ACK_BIT
+                and not length & self._align
+            ):
+                return data[4:]
+        return None
+
     def _decode_server(self, view: memoryview, pos: int, events: list[Event]) -> int:
         end = len(view)
         max_packet = self.max_packet
@@ -72,7 +100,7 @@ class _IntermediateFraming(FramedCodec):
             stop = start + length
             if stop > end:
                 break
-            events.append(Packet(view[start:stop].tobytes(), raw > _LENGTH_MASK))
+            events.append(make_packet(view[start:stop].tobytes(), raw > _LENGTH_MASK))
             pos = stop
         return pos
 
@@ -103,9 +131,17 @@ class IntermediateCodec(_IntermediateFraming):
             if length == 4:
                 events.append(TransportErrorPacket(_I32.unpack_from(view, start)[0]))
             else:
-                events.append(Packet(view[start:stop].tobytes()))
+                events.append(make_packet(view[start:stop].tobytes()))
             pos = stop
         return pos
+
+    def encode(self, payload: bytes, *, quick_ack: bool = False) -> bytes:
+        # The hot path of every encrypted packet: FramedCodec.encode's checks and _frame, in
+        # one call. Quick acks, the tag and payloads that would fail go the general way.
+        size = len(payload)
+        if size and not (quick_ack or self._send_tag or size & 3) and size <= _LENGTH_MASK:
+            return _U32.pack(size) + payload
+        return super().encode(payload, quick_ack=quick_ack)
 
     def _frame(self, payload: bytes, quick_ack: bool) -> bytes:
         size = len(payload)
@@ -173,7 +209,7 @@ class PaddedIntermediateCodec(_IntermediateFraming):
             if stop > end:
                 break
             if length >= _MIN_MESSAGE:
-                events.append(Packet(view[start:stop].tobytes()))
+                events.append(make_packet(view[start:stop].tobytes()))
             elif length >= 8 and _U32.unpack_from(view, start)[0] == _ACK_MARKER:
                 events.append(QuickAck(_U32.unpack_from(view, start + 4)[0]))
             elif length >= 4:
