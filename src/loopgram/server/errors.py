@@ -1,7 +1,8 @@
 """Server layer: the Telegram rpc errors the server answers, as one table of data.
 
 Clients map an ``rpc_error`` to an exception class by its code and message, so the names are
-Telegram's own. ``ERRORS`` is the single source: services raise ``SPEC()`` (an ``RpcError``),
+Telegram's own. The rows live in ``loopgram.errors_table`` (the single source, read by the
+client too); ``ERRORS`` indexes them: services raise ``SPEC()`` (an ``RpcError``),
 the dispatcher turns it into ``rpc_error``, and loopgram's client generates its exception
 classes from the same table. A name ending in ``_X`` carries a number in place of ``X``
 (``FLOOD_WAIT_X`` is sent as ``FLOOD_WAIT_17``).
@@ -15,6 +16,7 @@ from types import MappingProxyType
 from typing import Final
 
 from loopgram import LoopgramError
+from loopgram.errors_table import ROWS as _ROWS
 
 
 class RpcError(LoopgramError):
@@ -46,54 +48,6 @@ class ErrorSpec:
         """The error to raise (names ending in ``_X`` are built by their own classes)."""
         return RpcError(self.code, self.name)
 
-
-_ROWS: Final = (
-    # 400 BAD_REQUEST
-    (400, "QUERY_ID_INVALID", "The callback query id is invalid, answered or expired"),
-    (400, "URL_INVALID", "The URL is not the bot's own deep link or its game URL"),
-    (400, "BOT_RESPONSE_TIMEOUT", "The bot did not answer the callback query in time"),
-    (400, "USER_BOT_REQUIRED", "This method can only be called by a bot"),
-    (400, "BOT_METHOD_INVALID", "This method cannot be called by a bot"),
-    (400, "MESSAGE_TOO_LONG", "The message text is too long"),
-    (400, "DATA_INVALID", "No button of the message carries this callback data"),
-    (400, "MESSAGE_ID_INVALID", "The message id is invalid"),
-    (400, "MESSAGE_EMPTY", "The message is empty"),
-    (400, "MESSAGE_NOT_MODIFIED", "The edit would not change the message"),
-    (400, "MESSAGE_AUTHOR_REQUIRED", "Only the author of a message can edit it"),
-    (400, "PEER_ID_INVALID", "The peer is invalid or unknown"),
-    (400, "USER_ID_INVALID", "The user is invalid or unknown"),
-    (400, "USER_IS_BOT", "Bots cannot send messages to other bots"),
-    (400, "PHONE_CODE_EMPTY", "The login code is missing"),
-    (400, "PHONE_CODE_INVALID", "The login code is wrong"),
-    (400, "PHONE_CODE_EXPIRED", "The login code hash is expired or does not match the number"),
-    (400, "PHONE_NUMBER_INVALID", "The phone number is invalid"),
-    (400, "PHONE_NUMBER_OCCUPIED", "The phone number is already used by an account"),
-    (400, "FIRSTNAME_INVALID", "The first name is invalid"),
-    (400, "ACCESS_TOKEN_INVALID", "The bot token is invalid"),
-    (400, "USERNAME_INVALID", "The username is invalid"),
-    (400, "USERNAME_OCCUPIED", "The username is already taken"),
-    (400, "USERNAME_NOT_OCCUPIED", "No account has this username"),
-    (400, "BUTTON_DATA_INVALID", "Callback data must be 1 to 64 bytes"),
-    (400, "BUTTON_TEXT_INVALID", "A button text is empty"),
-    (400, "BUTTON_TYPE_INVALID", "A button type is not allowed here"),
-    (400, "BUTTON_URL_INVALID", "A button URL is invalid"),
-    (400, "REPLY_MARKUP_INVALID", "The reply markup is invalid"),
-    (400, "REPLY_MARKUP_TOO_LONG", "The reply markup has too many buttons"),
-    (400, "MEDIA_INVALID", "This kind of media is not supported"),
-    (400, "GAME_BOT_INVALID", "Bots can only send their own games"),
-    (400, "PASSWORD_MISSING", "The account has no 2FA password, which this button requires"),
-    (400, "LIMIT_INVALID", "The limit is invalid"),
-    (400, "CONNECTION_LAYER_INVALID", "The API layer is not supported"),
-    (400, "INPUT_METHOD_INVALID", "The method is unknown to the server"),
-    (400, "INPUT_FETCH_ERROR", "The request could not be decoded"),
-    (400, "PERSISTENT_TIMESTAMP_INVALID", "The pts given to getDifference is invalid"),
-    # 401 UNAUTHORIZED
-    (401, "AUTH_KEY_UNREGISTERED", "The auth key is not logged in"),
-    # 420 FLOOD
-    (420, "FLOOD_WAIT_X", "Too many calls of this method: wait X seconds"),
-    # 500 INTERNAL
-    (500, "INTERNAL", "An internal server error occurred"),
-)
 
 ERRORS: Final[Mapping[str, ErrorSpec]] = MappingProxyType(
     {name: ErrorSpec(code, name, description) for code, name, description in _ROWS}

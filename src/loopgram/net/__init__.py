@@ -1,0 +1,13 @@
+"""asyncio drivers: sockets in, bytes to a sans-I/O Connection, its bytes back out.
+
+``loopgram.net.server`` runs one :class:`~loopgram.mtproto.server_connection.ServerConnection`
+per accepted TCP connection (:class:`Link`) and hands the events it reports to an
+application (:class:`LinkHandler`, implemented by ``loopgram.server.app``). Everything
+protocol-shaped lives below this package; everything about accounts and rules above it.
+"""
+
+from __future__ import annotations
+
+from loopgram.net.server import ConnectionFactory, Limits, Link, LinkHandler, Listener
+
+__all__ = ["ConnectionFactory", "Limits", "Link", "LinkHandler", "Listener"]

@@ -1,0 +1,718 @@
+"""Server layer: the server application -- ``ServerCore`` on the network, and its lifecycle.
+
+``LoopgramServer`` is what ``loopgram serve``, ``loopgram demo``, the pytest fixture and
+embedding code run::
+
+    async with LoopgramServer(data_dir="./loopgram-data", port=0) as server:
+        token = server.create_bot("examplebot")
+        ...  # point clients at server.host, server.port, trusting server.public_key_pem
+
+One port serves every MTProto transport (the ``ServerTransport`` of each connection detects
+it). ``ServerApp`` is the glue between the links of ``loopgram.net`` and the core:
+
+- each MTProto session (auth key, session id) seen on a connection gets a
+  ``SessionContext``, whose update sink writes to whichever connection carries the session
+  now (a client that reconnects moves its session to the new connection);
+- each RPC runs as its own task, so a ``getBotCallbackAnswer`` waiting for the bot never
+  holds up the queries behind it; ``rpc_drop_answer`` cancels the task. A query belongs to
+  its MTProto session, not to the TCP connection: if the connection drops, the query runs
+  on, its answer waits in the session's outbox, and the client gets it when it comes back
+  on the same session (its copy of the query, re-sent under the same ``msg_id``, is a
+  duplicate the server ignores);
+- answers and updates are written in the session's layer (``invokeWithLayer``), and leave
+  together when they become ready in the same loop iteration;
+- a connection's sessions stop receiving updates when it closes, and are saved (once their
+  running queries are done).
+
+The RSA key is generated on first start and kept in the data directory's settings, with the
+host and port last listened on (``loopgram info`` reads them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Final
+
+from loopgram import tl
+from loopgram.crypto import RsaPrivateKey, generate_keypair, generate_pq
+from loopgram.mtproto.deps import Clock, RandomBytes, system_clock, system_random
+from loopgram.mtproto.errors import LocalProtocolError
+from loopgram.mtproto.events import (
+    AuthKeyCreated,
+    DisconnectRequested,
+    Event,
+    MessageRejected,
+    RequestCancelled,
+    RequestReceived,
+    SessionCreated,
+    SessionDestroyed,
+)
+from loopgram.mtproto.handshake import PrecomputedPool
+from loopgram.mtproto.server_connection import ServerConnection
+from loopgram.net import Limits, Link, Listener
+from loopgram.server.config import ServerConfig, ServerInfo
+from loopgram.server.context import SessionContext
+from loopgram.server.core import ServerCore
+from loopgram.server.dispatch import Answer
+from loopgram.server.errors import INTERNAL
+from loopgram.server.hub import UpdateHub
+from loopgram.server.session_store import DurableSessionStore
+from loopgram.storage import RSA_PRIVATE_KEY_PEM, Account, Storage, open_storage
+from loopgram.storage.sqlite import Synchronous
+from loopgram.tl import TLObject, layers
+from loopgram.tl.abcs import Updates
+from loopgram.transport import ServerTransport
+
+__all__ = [
+    "DEFAULT_DATA_DIR",
+    "DEFAULT_HOST",
+    "DEFAULT_PORT",
+    "LAST_HOST",
+    "LAST_PORT",
+    "LoopgramServer",
+    "ServerApp",
+    "ServerFacts",
+    "load_facts",
+    "load_rsa_key",
+]
+
+log = logging.getLogger("loopgram.server")
+rpc_log = logging.getLogger("loopgram.rpc")
+
+DEFAULT_HOST: Final = "127.0.0.1"
+DEFAULT_PORT: Final = 20443
+"""Below 32768 (some clients keep the port in a signed 16-bit field) and unprivileged."""
+DEFAULT_DATA_DIR: Final = "loopgram-data"
+
+LAST_HOST: Final = "server.last_host"
+LAST_PORT: Final = "server.last_port"
+"""Settings keys: where the server last listened (``loopgram info``)."""
+
+CHECKPOINT_INTERVAL: Final = 60.0
+"""Seconds between saves of the live sessions' state (see ``session_store``)."""
+RELEASE_DELAY: Final = 0.5
+"""Seconds the sessions of closed connections wait to be saved together."""
+
+_LOGIN_METHODS: Final = frozenset({"auth.signIn", "auth.signUp", "auth.importBotAuthorization"})
+_WILDCARD_HOSTS: Final = frozenset({"", "0.0.0.0", "::"})
+
+
+# -- facts -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ServerFacts:
+    """What a client needs to connect: address and the RSA key to trust."""
+
+    host: str
+    port: int
+    public_key_pem: str
+    fingerprint: int
+    """The key's fingerprint as the signed 64-bit value sent in ``resPQ``."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "host": self.host,
+            "port": self.port,
+            "public_key_pem": self.public_key_pem,
+            "fingerprint": self.fingerprint,
+        }
+
+    def describe(self) -> str:
+        """The human-readable block ``loopgram serve`` and ``loopgram info`` print."""
+        unsigned = self.fingerprint & 0xFFFFFFFFFFFFFFFF
+        return (
+            f"host: {self.host}\n"
+            f"port: {self.port}\n"
+            f"fingerprint: {self.fingerprint} (0x{unsigned:016x})\n"
+            f"public key:\n{self.public_key_pem.rstrip()}\n"
+        )
+
+
+def load_rsa_key(storage: Storage) -> RsaPrivateKey:
+    """The server's RSA key from the settings, generated and stored on first use.
+
+    ``setdefault`` makes two processes starting at once (``serve`` and ``info``) agree on
+    one key.
+    """
+    pem = storage.settings.get(RSA_PRIVATE_KEY_PEM)
+    if pem is None:
+        fresh = RsaPrivateKey.generate().to_pem().encode("ascii")
+        pem = storage.settings.setdefault(RSA_PRIVATE_KEY_PEM, fresh)
+    return RsaPrivateKey.from_pem(pem)
+
+
+def load_facts(storage: Storage) -> ServerFacts:
+    """The facts of a data directory: its key, and where its server listened last (or the
+    defaults if it never ran)."""
+    key = load_rsa_key(storage)
+    host_raw = storage.settings.get(LAST_HOST)
+    port_raw = storage.settings.get(LAST_PORT)
+    host = host_raw.decode() if host_raw else DEFAULT_HOST
+    port = int(port_raw.decode()) if port_raw else DEFAULT_PORT
+    return ServerFacts(host, port, key.public_key.to_pem(), key.public_key.fingerprint)
+
+
+def _advertised(host: str) -> str:
+    return DEFAULT_HOST if host in _WILDCARD_HOSTS else host
+
+
+# -- the application ---------------------------------------------------------------------------
+
+Serialize = Callable[[TLObject], bytes]
+_ENCODERS: dict[int, Serialize] = {}
+
+
+def _encoder(layer: int | None) -> Serialize:
+    """Writes objects in the layout of the session's layer (the newest if unknown)."""
+    if layer is None or layer >= layers.NEWEST:
+        return bytes
+    encoder = _ENCODERS.get(layer)
+    if encoder is None:
+        try:
+            shipped = layers.nearest_layer(layer)
+        except layers.UnsupportedLayerError:
+            shipped = layers.NEWEST  # the dispatcher refuses such a layer anyway
+        if shipped == layers.NEWEST:
+            encoder = bytes
+        else:
+
+            def encoder(obj: TLObject, _layer: int = shipped) -> bytes:
+                return layers.serialize(obj, _layer)
+
+        _ENCODERS[layer] = encoder
+    return encoder
+
+
+class _LiveSession:
+    """A session with a ``SessionContext``, and the link that carries it now."""
+
+    __slots__ = ("context", "key", "link")
+
+    def __init__(self, key: tuple[int, int], link: Link) -> None:
+        self.key = key
+        self.link = link
+        self.context: SessionContext | None = None
+
+
+class ServerApp:
+    """The :class:`~loopgram.net.LinkHandler` that runs RPCs through a ``ServerCore``."""
+
+    def __init__(self, store: DurableSessionStore, core: ServerCore | None = None) -> None:
+        self._core = core
+        self.store = store
+        self._live: dict[tuple[int, int], _LiveSession] = {}
+        self._by_link: dict[Link, set[tuple[int, int]]] = {}
+        # Running queries by (auth key, session, msg_id), and how many each session has.
+        self._running: dict[tuple[int, int, int], asyncio.Task[None]] = {}
+        self._busy: dict[tuple[int, int], int] = {}
+        self.requests = 0
+        self.on_key_created: Callable[[], None] | None = None
+        self.on_released: Callable[[], None] | None = None
+
+    @property
+    def core(self) -> ServerCore:
+        if self._core is None:
+            raise RuntimeError("the application has no core yet")
+        return self._core
+
+    @core.setter
+    def core(self, core: ServerCore) -> None:
+        self._core = core
+
+    @property
+    def live_sessions(self) -> int:
+        return len(self._live)
+
+    # -- LinkHandler --------------------------------------------------------------------------
+
+    def link_opened(self, link: Link) -> None:
+        self._by_link[link] = set()
+
+    def events_received(self, link: Link, events: list[Event]) -> None:
+        for event in events:
+            if isinstance(event, RequestReceived):
+                self._on_request(link, event)
+            elif isinstance(event, SessionCreated):
+                self._bind(link, (event.auth_key_id, event.session_id))
+            elif isinstance(event, RequestCancelled):
+                task = self._running.get((event.auth_key_id, event.session_id, event.msg_id))
+                if task is not None:
+                    task.cancel()
+            elif isinstance(event, DisconnectRequested):
+                link.disconnect_after(event.delay)
+            elif isinstance(event, SessionDestroyed):
+                self._drop((event.auth_key_id, event.session_id))
+            elif isinstance(event, AuthKeyCreated):
+                log.debug("connection #%d: auth key %#x created", link.number, event.auth_key_id)
+                if self.on_key_created is not None:
+                    self.on_key_created()
+            elif isinstance(event, MessageRejected):
+                log.debug(
+                    "connection #%d: message %#x refused with code %d",
+                    link.number,
+                    event.msg_id,
+                    event.error_code,
+                )
+        # A client back on a new connection may send only pings at first: its session moved
+        # here all the same, and so must the updates for it.
+        connection = link.connection
+        for session in connection.sessions:
+            if session.owner is connection and session.announced:
+                key = (session.auth_key_id, session.session_id)
+                live = self._live.get(key)
+                if live is None or live.link is not link:
+                    self._bind(link, key)
+
+    def link_closed(self, link: Link) -> None:
+        keys = self._by_link.pop(link, set())
+        for key in keys:
+            live = self._live.get(key)
+            if live is not None and live.link is link:
+                self._drop(key)
+        connection = link.connection
+        # A session with queries still running stays in memory: their answers go to it, and
+        # it is released when the last one ends (see _finished).
+        self.store.release(
+            s
+            for s in connection.sessions
+            if s.owner is connection and not self._busy.get((s.auth_key_id, s.session_id))
+        )
+        if self.on_released is not None:
+            self.on_released()
+
+    async def close(self) -> None:
+        """Cancel the running queries (server shutdown) and wait for them."""
+        tasks = list(self._running.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    # -- sessions ---------------------------------------------------------------------------
+
+    def _bind(self, link: Link, key: tuple[int, int]) -> _LiveSession:
+        live = self._live.get(key)
+        if live is None:
+            live = self._live[key] = _LiveSession(key, link)
+            live.context = self.core.open_session(key[0], key[1], lambda u: self._push(live, u))
+        elif live.link is not link:
+            old = self._by_link.get(live.link)
+            if old is not None:
+                old.discard(key)
+            live.link = link
+        self._by_link.setdefault(link, set()).add(key)
+        return live
+
+    def _drop(self, key: tuple[int, int]) -> None:
+        live = self._live.pop(key, None)
+        if live is None:
+            return
+        links = self._by_link.get(live.link)
+        if links is not None:
+            links.discard(key)
+        if live.context is not None:
+            live.context.close()
+
+    def _push(self, live: _LiveSession, updates: Updates) -> None:
+        context = live.context
+        link = live.link
+        if context is None or link.closed:
+            return
+        data = _encoder(context.layer)(updates)
+        try:
+            link.connection.send_update(data, session_id=live.key[1])
+        except LocalProtocolError:
+            return  # the session is not (yet) announced on this connection
+        link.flush_soon()
+
+    # -- requests -----------------------------------------------------------------------------
+
+    def _on_request(self, link: Link, event: RequestReceived) -> None:
+        live = self._live.get((event.auth_key_id, event.session_id))
+        if live is None or live.link is not link:
+            live = self._bind(link, (event.auth_key_id, event.session_id))
+        self.requests += 1
+        key = (event.auth_key_id, event.session_id, event.msg_id)
+        task = link.spawn(key, self._serve(link, live, event), outlive=True)
+        self._running[key] = task
+        session_key = key[:2]
+        self._busy[session_key] = self._busy.get(session_key, 0) + 1
+        task.add_done_callback(lambda done: self._finished(link, key, done))
+
+    def _finished(self, link: Link, key: tuple[int, int, int], task: asyncio.Task[None]) -> None:
+        if self._running.get(key) is task:
+            del self._running[key]
+        session_key = (key[0], key[1])
+        left = self._busy.get(session_key, 1) - 1
+        if left > 0:
+            self._busy[session_key] = left
+            return
+        self._busy.pop(session_key, None)
+        if link.closed and session_key not in self._live:
+            # The last query of a session whose connection is gone: it can be saved now.
+            connection = link.connection
+            self.store.release(
+                s
+                for s in connection.sessions
+                if s.owner is connection and (s.auth_key_id, s.session_id) == session_key
+            )
+            if self.on_released is not None:
+                self.on_released()
+
+    async def _serve(self, link: Link, live: _LiveSession, event: RequestReceived) -> None:
+        context = live.context
+        if context is None:  # pragma: no cover - _bind always sets it
+            return
+        started = time.perf_counter()
+        answer = await self.core.dispatch(context, event.request, event.body, event.msg_id)
+        connection = link.connection
+        try:
+            if answer.error is not None:
+                connection.send_error(event.msg_id, answer.error.code, answer.error.message)
+            else:
+                try:
+                    data = answer.encode(_encoder(context.layer))
+                except Exception:
+                    log.exception("%s: the result does not encode", answer.method)
+                    error = INTERNAL()
+                    connection.send_error(event.msg_id, error.code, error.message)
+                else:
+                    connection.send_result(event.msg_id, data)
+        except LocalProtocolError:
+            return  # the query is no longer waiting here (dropped by the client)
+        # The session may have moved to another connection meanwhile (or be offline): the
+        # answer was queued on the session, and the connection that carries it now writes it
+        # (a connection it comes back on later re-sends its outbox).
+        current = self._live.get(live.key)
+        if current is not None:
+            current.link.flush_soon()
+        link.flush_soon()
+        self._log(link, context, answer, time.perf_counter() - started)
+
+    @staticmethod
+    def _log(link: Link, context: SessionContext, answer: Answer, elapsed: float) -> None:
+        account = context.account
+        if answer.method in _LOGIN_METHODS and answer.error is None and account is not None:
+            kind = "bot" if account.is_bot else "user"
+            name = f"@{account.username}" if account.username else account.phone or ""
+            log.info("connection #%d: logged in as %s %d %s", link.number, kind, account.id, name)
+        if rpc_log.isEnabledFor(logging.DEBUG):
+            who = account.id if account is not None else "-"
+            outcome = "ok" if answer.error is None else str(answer.error)
+            rpc_log.debug(
+                "#%d %s %s -> %s (%.1f ms)",
+                link.number,
+                who,
+                answer.method or "?",
+                outcome,
+                elapsed * 1000,
+            )
+
+
+# -- the server ------------------------------------------------------------------------------
+
+
+class LoopgramServer:
+    """A loopgram server in this process: storage, RSA key, listener, core, timers.
+
+    ``data_dir`` holds the SQLite database (created if missing); ``None`` keeps everything
+    in memory (tests). ``storage`` passes an opened storage instead (not closed on stop).
+    ``port`` 0 picks a free port (read ``server.port`` after start). ``advertised_host`` is
+    what ``help.getConfig`` tells clients (default: ``host``, or 127.0.0.1 for a wildcard).
+    ``answer_timeout`` is the callback-answer window in seconds (``ServerConfig``'s
+    ``callback_timeout``, 15 s by default). ``clock`` and ``random_bytes`` are injected into
+    everything protocol-shaped; a fake clock is moved by the test, and ``tick()`` applies
+    the callback deadlines at once. ``rsa_key`` overrides the stored key (tests share one
+    to skip generating it).
+    """
+
+    def __init__(
+        self,
+        data_dir: str | os.PathLike[str] | None = None,
+        *,
+        storage: Storage | None = None,
+        host: str = DEFAULT_HOST,
+        port: int = DEFAULT_PORT,
+        advertised_host: str | None = None,
+        clock: Clock = system_clock,
+        random_bytes: RandomBytes = system_random,
+        answer_timeout: float | None = None,
+        config: ServerConfig | None = None,
+        limits: Limits | None = None,
+        rsa_key: RsaPrivateKey | None = None,
+        hub: UpdateHub | None = None,
+        synchronous: Synchronous = "FULL",
+        pool_size: int = 32,
+    ) -> None:
+        if data_dir is not None and storage is not None:
+            raise ValueError("pass data_dir or storage, not both")
+        self.data_dir = None if data_dir is None else Path(data_dir)
+        self.host = host
+        self._requested_port = port
+        self._advertised = advertised_host
+        self.clock = clock
+        self.random_bytes = random_bytes
+        config = config or ServerConfig()
+        if answer_timeout is not None:
+            config = _replace_timeout(config, answer_timeout)
+        self.config = config
+        self.limits = limits or Limits()
+        self._rsa_key = rsa_key
+        self._hub = hub
+        self._synchronous = synchronous
+        self._given_storage = storage
+        self._storage: Storage | None = storage
+        self._core: ServerCore | None = None
+        self._app: ServerApp | None = None
+        self._store: DurableSessionStore | None = None
+        self._listener: Listener | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopped: asyncio.Event | None = None
+        self._keypairs = PrecomputedPool(lambda: generate_keypair(random_bytes), size=pool_size)
+        self._pqs = PrecomputedPool(lambda: generate_pq(random_bytes), size=pool_size)
+        self._filling = False
+        self._released = asyncio.Event()
+        self.port = port
+        self.started_at = 0.0
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    async def __aenter__(self) -> LoopgramServer:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        """Open the storage, load (or make) the key, listen, then accept."""
+        if self._listener is not None:
+            raise RuntimeError("the server is already started")
+        storage = self._storage
+        if storage is None:
+            target: str | os.PathLike[str] = "memory:" if self.data_dir is None else self.data_dir
+            storage = open_storage(
+                target,
+                clock=self.clock,
+                random_bytes=self.random_bytes,
+                synchronous=self._synchronous,
+            )
+            self._storage = storage
+        if self._rsa_key is None:
+            self._rsa_key = load_rsa_key(storage)
+        store = DurableSessionStore(storage, clock=self.clock, random_bytes=self.random_bytes)
+        self._store = store
+        rsa_keys = [self._rsa_key]
+        clock, random_bytes = self.clock, self.random_bytes
+        keypair, pq = self._keypairs.take, self._pqs.take
+
+        def make_connection(transport: ServerTransport) -> ServerConnection:
+            return ServerConnection(
+                store,
+                rsa_keys=rsa_keys,
+                clock=clock,
+                random_bytes=random_bytes,
+                transport=transport,
+                keypair=keypair,
+                pq=pq,
+            )
+
+        # The application needs the core, the core needs the port (help.getConfig): bind
+        # first, accept only once everything is wired.
+        app = ServerApp(store)
+        app.on_key_created = self._refill_soon
+        app.on_released = self._flush_soon
+        self._app = app
+        listener = Listener(
+            app,
+            make_connection,
+            limits=self.limits,
+            clock=clock,
+            random_bytes=random_bytes,
+        )
+        await listener.start(self.host, self._requested_port, start_serving=False)
+        self._listener = listener
+        self.port = listener.port
+        info = ServerInfo(host=self.advertised_host, port=self.port)
+        core = ServerCore(
+            storage,
+            clock=clock,
+            random_bytes=random_bytes,
+            config=self.config,
+            info=info,
+            hub=self._hub,
+            decode=layers.read,
+        )
+        self._core = core
+        app.core = core
+        settings = storage.settings
+        settings.set(LAST_HOST, self.advertised_host.encode())
+        settings.set(LAST_PORT, str(self.port).encode())
+        self._stopped = asyncio.Event()
+        self._tasks = [
+            asyncio.create_task(core.run_timers(), name="loopgram-timers"),
+            asyncio.create_task(self._checkpoints(), name="loopgram-checkpoints"),
+        ]
+        await listener.start_serving()
+        self.started_at = time.time()
+        self._refill_soon()
+        log.info("listening on %s:%d", self.host, self.port)
+
+    async def stop(self) -> None:
+        """Stop accepting, close the connections, save the sessions, close the storage."""
+        listener = self._listener
+        if listener is None:
+            return
+        self._listener = None
+        await listener.close()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        if self._app is not None:
+            await self._app.close()
+        if self._store is not None:
+            # A flush cancelled above may still be writing in its thread: let it land first,
+            # so that the final snapshots are the last word.
+            await self._store.wait_flushed()
+            self._store.checkpoint()
+        if self._given_storage is None and self._storage is not None:
+            self._storage.close()
+            self._storage = None
+        if self._stopped is not None:
+            self._stopped.set()
+        log.info("stopped")
+
+    async def serve_forever(self) -> None:
+        """Wait until :meth:`stop` is called (from a signal handler, say)."""
+        if self._stopped is None:
+            raise RuntimeError("the server is not started")
+        await self._stopped.wait()
+
+    # -- facts --------------------------------------------------------------------------------
+
+    @property
+    def advertised_host(self) -> str:
+        return self._advertised or _advertised(self.host)
+
+    @property
+    def rsa_key(self) -> RsaPrivateKey:
+        if self._rsa_key is None:
+            raise RuntimeError("the server is not started")
+        return self._rsa_key
+
+    @property
+    def public_key_pem(self) -> str:
+        return self.rsa_key.public_key.to_pem()
+
+    @property
+    def fingerprint(self) -> int:
+        return self.rsa_key.public_key.fingerprint
+
+    @property
+    def facts(self) -> ServerFacts:
+        return ServerFacts(self.advertised_host, self.port, self.public_key_pem, self.fingerprint)
+
+    @property
+    def core(self) -> ServerCore:
+        if self._core is None:
+            raise RuntimeError("the server is not started")
+        return self._core
+
+    @property
+    def storage(self) -> Storage:
+        if self._storage is None:
+            raise RuntimeError("the server is not started")
+        return self._storage
+
+    @property
+    def connections(self) -> int:
+        """Open client connections."""
+        return 0 if self._listener is None else len(self._listener.links)
+
+    @property
+    def running(self) -> bool:
+        return self._listener is not None
+
+    # -- accounts and time --------------------------------------------------------------------
+
+    def create_bot(self, username: str, first_name: str | None = None) -> str:
+        """A new bot whose username is ``username`` (ending in ``bot``); its token."""
+        return self.core.create_bot(username, first_name).token
+
+    def create_user(
+        self, phone: str, first_name: str | None = None, last_name: str | None = None
+    ) -> Account:
+        """A user account for ``phone`` (it signs in with the login code, ``12345``)."""
+        return self.core.create_user(phone, first_name, last_name)
+
+    def tick(self) -> int:
+        """Apply the callback-answer deadlines by the clock now; how many presses expired
+        (a test that moves a fake clock calls this instead of waiting for the timer)."""
+        return len(self.core.tick())
+
+    # -- internals ----------------------------------------------------------------------------
+
+    async def _checkpoints(self) -> None:
+        """Save session state every minute, and soon after connections close."""
+        wake = self._released
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), CHECKPOINT_INTERVAL)
+            if wake.is_set():
+                # Let the other connections closing at about the same time join the batch.
+                await asyncio.sleep(RELEASE_DELAY)
+                wake.clear()
+            if self._store is not None:
+                await self._store.flush()
+
+    def _flush_soon(self) -> None:
+        self._released.set()
+
+    def _refill_soon(self) -> None:
+        """Top up the handshake pools in a worker thread, off the event loop's path."""
+        if self._filling or self._listener is None:
+            return
+        low = self._keypairs.size // 2
+        if len(self._keypairs) > low and len(self._pqs) > low:
+            return
+        self._filling = True
+        task = asyncio.get_running_loop().create_task(self._refill())
+        self._tasks.append(task)
+        task.add_done_callback(self._tasks_prune)
+
+    def _tasks_prune(self, task: asyncio.Task[None]) -> None:
+        with contextlib.suppress(ValueError):
+            self._tasks.remove(task)
+
+    async def _refill(self) -> None:
+        try:
+            await asyncio.to_thread(self._keypairs.fill)
+            await asyncio.to_thread(self._pqs.fill)
+        finally:
+            self._filling = False
+
+
+def _replace_timeout(config: ServerConfig, timeout: float) -> ServerConfig:
+    return dataclasses.replace(config, callback_timeout=timeout)
+
+
+# The TL registry is needed by every connection: load it with the module, not on the first
+# client (which would otherwise pay for it inside its key exchange).
+tl.read(b"\xb5\x75\x72\x99")

@@ -1,0 +1,143 @@
+"""The command line, as subprocesses: ``serve`` prints the facts and stops cleanly on SIGTERM
+and SIGINT; ``info`` reads them back; ``bot create`` and ``user create`` work while the server
+runs on the same data directory, and what they make logs in with unmodified Telethon."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from loopgram import cli
+from loopgram.crypto import RsaPublicKey
+from loopgram.server import app
+from loopgram.server.app import ServerFacts
+
+from .support import start_bot, start_user
+
+PEM_END = "-----END RSA PUBLIC KEY-----"
+
+
+def loopgram(*args: str, data: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "loopgram.cli", *args, "--data", str(data)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+class Serving:
+    def __init__(self, process: subprocess.Popen[str], printed: str) -> None:
+        self.process = process
+        self.printed = printed
+
+    def field(self, name: str) -> str:
+        found = re.search(rf"^{name}: (.+)$", self.printed, re.MULTILINE)
+        assert found, self.printed
+        return found.group(1)
+
+    def stop(self, sig: signal.Signals = signal.SIGTERM) -> tuple[int, str]:
+        self.process.send_signal(sig)
+        try:
+            _, err = self.process.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            raise
+        return self.process.returncode, err
+
+
+@pytest.fixture
+def serving(tmp_path: Path) -> Iterator[Serving]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "loopgram.cli", "serve", "--port", "0", "--data", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert process.stdout is not None
+    lines = []
+    for line in process.stdout:
+        lines.append(line)
+        if line.strip() == PEM_END:
+            break
+    running = Serving(process, "".join(lines))
+    try:
+        yield running
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
+def test_cli_defaults_match_the_server() -> None:
+    assert (cli.DEFAULT_HOST, cli.DEFAULT_PORT, cli.DEFAULT_DATA_DIR) == (
+        app.DEFAULT_HOST,
+        app.DEFAULT_PORT,
+        app.DEFAULT_DATA_DIR,
+    )
+    assert app.DEFAULT_PORT < 32768
+
+
+async def test_serve_info_bot_and_user_create(serving: Serving, tmp_path: Path) -> None:
+    port = int(serving.field("port"))
+    assert serving.field("host") == "127.0.0.1"
+    assert port > 0
+    pem = serving.printed[serving.printed.index("-----BEGIN") :].strip()
+    fingerprint = int(serving.field("fingerprint").split()[0])
+    assert RsaPublicKey.from_pem(pem).fingerprint == fingerprint
+
+    info = loopgram("info", "--json", data=tmp_path)
+    assert info.returncode == 0, info.stderr
+    facts = json.loads(info.stdout)
+    assert facts == {
+        "host": "127.0.0.1",
+        "port": port,
+        "public_key_pem": pem + "\n",
+        "fingerprint": fingerprint,
+    }
+    plain = loopgram("info", data=tmp_path)
+    assert f"port: {port}" in plain.stdout
+
+    made = loopgram("bot", "create", "examplebot", data=tmp_path)
+    assert made.returncode == 0, made.stderr
+    token = made.stdout.strip()
+    assert made.stdout == token + "\n"  # the token alone
+    assert re.fullmatch(r"\d+:[A-Za-z0-9_-]{35}", token)
+    again = loopgram("bot", "create", "examplebot", data=tmp_path)
+    assert again.returncode != 0 and "USERNAME_OCCUPIED" in again.stderr
+
+    user_made = loopgram("user", "create", "+15550177", data=tmp_path)
+    assert user_made.returncode == 0, user_made.stderr
+    user_id = int(user_made.stdout.strip())
+
+    server = ServerFacts(**facts)
+    bot = await start_bot(server, token)
+    user = await start_user(server, "+15550177")
+    try:
+        assert (await bot.get_me()).username == "examplebot"
+        assert (await user.get_me()).id == user_id  # the account made by the CLI
+    finally:
+        await bot.disconnect()
+        await user.disconnect()
+
+    code, err = serving.stop(signal.SIGTERM)
+    assert code == 0, err
+    assert "SIGTERM, shutting down" in err
+    assert "logged in as bot" in err and "stopped" in err
+
+
+def test_sigint_stops_cleanly(serving: Serving) -> None:
+    code, err = serving.stop(signal.SIGINT)
+    assert code == 0, err
+    assert "Traceback" not in err
+    assert "stopped" in err
