@@ -85,3 +85,16 @@ def test_errors_pickle() -> None:
 
     error = pickle.loads(pickle.dumps(rpc_error(400, "QUERY_ID_INVALID")))
     assert isinstance(error, QueryIdInvalidError) and error.message == "QUERY_ID_INVALID"
+
+
+def test_a_response_of_the_wrong_type_is_a_clear_error_not_an_assert() -> None:
+    from loopgram.client._error_base import UnexpectedResponseError, expect
+    from loopgram.tl.types import updates as upd_types
+    from loopgram.tl.types.messages import BotCallbackAnswer
+
+    answer = BotCallbackAnswer(cache_time=0)
+    assert expect(answer, BotCallbackAnswer) is answer
+    with pytest.raises(
+        UnexpectedResponseError, match="expected State from the server, got BotCallbackAnswer"
+    ):
+        expect(answer, upd_types.State)

@@ -37,17 +37,6 @@ async def test_reconnects_and_sends_what_waited(world: World) -> None:
     assert sender.connections == 2
 
 
-SERVER_CANCELS_ON_DISCONNECT = pytest.mark.xfail(
-    strict=False,
-    reason=(
-        "server (net/server.py Link.connection_lost) cancels the running queries of the "
-        "connection's sessions, so the query the client sends again under its original "
-        "msg_id (a duplicate for the server) never gets its answer"
-    ),
-)
-
-
-@SERVER_CANCELS_ON_DISCONNECT
 async def test_press_pending_across_a_reconnect(world: World) -> None:
     bot, user, message = await world.scene()
     press = await pending(message.press(0, 0))
@@ -66,7 +55,6 @@ async def test_press_pending_across_a_reconnect(world: World) -> None:
     assert len(bot.seen) == 1, "the press was not sent to the bot twice"
 
 
-@SERVER_CANCELS_ON_DISCONNECT
 async def test_answer_given_while_the_user_is_offline(world: World, proxy: Proxy) -> None:
     bot = await world.bot()
     # This user goes through the proxy, which can cut its connection and refuse new ones.

@@ -8,7 +8,7 @@ The per-name classes are generated into ``loopgram.client._errors`` from
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from loopgram import LoopgramError
 from loopgram.tl import TLObject
@@ -24,7 +24,25 @@ __all__ = [
     "ServerError",
     "TimedOutError",
     "UnauthorizedError",
+    "UnexpectedResponseError",
+    "expect",
 ]
+
+
+T = TypeVar("T")
+
+
+class UnexpectedResponseError(LoopgramError):
+    """The server answered with a well-formed object of a type the call cannot use."""
+
+
+def expect(value: Any, cls: type[T]) -> T:
+    """``value`` as a ``cls``, or UnexpectedResponseError: checks what a server sent."""
+    if not isinstance(value, cls):
+        raise UnexpectedResponseError(
+            f"expected {cls.__name__} from the server, got {type(value).__name__}"
+        )
+    return value
 
 
 class RpcError(LoopgramError):

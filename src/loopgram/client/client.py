@@ -35,6 +35,7 @@ from types import TracebackType
 from typing import Any, Final, TypeVar, cast
 
 from loopgram import __version__
+from loopgram.client._error_base import expect
 from loopgram.client.errors import (
     AuthKeyUnregisteredError,
     ConnectionLostError,
@@ -542,8 +543,10 @@ class Client:
     async def resolve_username(self, username: str) -> types.User:
         """The user with this username (``contacts.resolveUsername``)."""
         name = username.lstrip("@")
-        resolved = await self.invoke(fcontacts.ResolveUsername(username=name))
-        assert isinstance(resolved, contact_types.ResolvedPeer)
+        resolved = expect(
+            await self.invoke(fcontacts.ResolveUsername(username=name)),
+            contact_types.ResolvedPeer,
+        )
         for user in resolved.users:
             if isinstance(user, types.User) and (user.username or "").lower() == name.lower():
                 return user
@@ -690,12 +693,14 @@ class Client:
                 self.answers_from_cache += 1
                 return replace(cached[0], cached=True)
             del self._answers[key]
-        raw = await self.invoke(
-            fmsg.GetBotCallbackAnswer(
-                peer=self.input_peer(chat_id), msg_id=msg_id, data=data, game=game
-            )
+        raw = expect(
+            await self.invoke(
+                fmsg.GetBotCallbackAnswer(
+                    peer=self.input_peer(chat_id), msg_id=msg_id, data=data, game=game
+                )
+            ),
+            msg_types.BotCallbackAnswer,
         )
-        assert isinstance(raw, msg_types.BotCallbackAnswer)
         answer = CallbackAnswer.from_tl(raw)
         if answer.cache_time > 0:
             answers = self._answers
@@ -760,8 +765,7 @@ class Client:
             return
         state = self.session.update_state()
         if state is None or not self.catch_up:
-            fresh = await self.invoke(fupd.GetState())
-            assert isinstance(fresh, upd_types.State)
+            fresh = expect(await self.invoke(fupd.GetState()), upd_types.State)
             self._updates.set_state(UpdateState(fresh.pts, fresh.qts, fresh.date, fresh.seq))
         else:
             self._updates.state = state
@@ -779,13 +783,11 @@ class Client:
             self._remember_users(users)
         kind = type(update)
         if kind is types.UpdateBotCallbackQuery or kind is types.UpdateInlineBotCallbackQuery:
-            assert isinstance(
-                update, types.UpdateBotCallbackQuery | types.UpdateInlineBotCallbackQuery
+            self._on_callback_query(
+                cast(types.UpdateBotCallbackQuery | types.UpdateInlineBotCallbackQuery, update)
             )
-            self._on_callback_query(update)
         elif kind is types.UpdateNewMessage or kind is types.UpdateEditMessage:
-            assert isinstance(update, types.UpdateNewMessage | types.UpdateEditMessage)
-            message = update.message
+            message = cast(types.UpdateNewMessage | types.UpdateEditMessage, update).message
             if isinstance(message, types.Message):
                 self._keep_message(message)
                 if kind is types.UpdateNewMessage and self._message_handlers:

@@ -10,7 +10,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from loopgram.client.errors import AlreadyAnsweredError, MessageTooLongError, UrlInvalidError
+from loopgram.client._error_base import expect
+from loopgram.client.errors import (
+    AlreadyAnsweredError,
+    MessageTooLongError,
+    UrlInvalidError,
+)
 from loopgram.tl import abcs, types
 from loopgram.tl.types import messages as msg_types
 
@@ -66,7 +71,7 @@ class Button:
 
     @classmethod
     def from_tl(cls, button: abcs.KeyboardInlineButton) -> Button:
-        assert isinstance(button, types.KeyboardInlineButton)
+        button = expect(button, types.KeyboardInlineButton)
         kind = button.type
         if isinstance(kind, types.InlineButtonTypeCallback):
             return cls(button.text, data=kind.data, requires_password=kind.requires_password)

@@ -17,8 +17,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Final
+from typing import Final, cast
 
+from loopgram.client._error_base import expect
 from loopgram.client.sessions import UpdateState
 from loopgram.mtproto.deps import Clock
 from loopgram.tl import TLObject, abcs, types
@@ -79,20 +80,19 @@ class UpdateManager:
         """One ``Updates`` object (pushed, or the result of a query)."""
         kind = type(updates)
         if kind is types.Updates or kind is types.UpdatesCombined:
-            assert isinstance(updates, types.Updates | types.UpdatesCombined)
-            users = updates.users
-            self._check_seq(updates)
-            for update in updates.updates:
+            full = cast(types.Updates | types.UpdatesCombined, updates)
+            users = full.users
+            self._check_seq(full)
+            for update in full.updates:
                 self._apply(update, users)
         elif kind is types.UpdateShort:
-            assert isinstance(updates, types.UpdateShort)
-            self._apply(updates.update, ())
+            self._apply(cast(types.UpdateShort, updates).update, ())
         elif kind is types.UpdateShortMessage or kind is types.UpdateShortChatMessage:
-            assert isinstance(updates, types.UpdateShortMessage | types.UpdateShortChatMessage)
-            self._apply_pts(updates.pts, updates.pts_count, None, ())
+            short = cast(types.UpdateShortMessage | types.UpdateShortChatMessage, updates)
+            self._apply_pts(short.pts, short.pts_count, None, ())
         elif kind is types.UpdateShortSentMessage:
-            assert isinstance(updates, types.UpdateShortSentMessage)
-            self._apply_pts(updates.pts, updates.pts_count, None, ())
+            sent = cast(types.UpdateShortSentMessage, updates)
+            self._apply_pts(sent.pts, sent.pts_count, None, ())
         elif kind is types.UpdatesTooLong:
             self.catch_up_soon()
 
@@ -233,7 +233,7 @@ class UpdateManager:
                 new_state = (
                     diff.state if isinstance(diff, upd.Difference) else diff.intermediate_state
                 )
-                assert isinstance(new_state, upd.State)
+                new_state = expect(new_state, upd.State)
                 for message in diff.new_messages:
                     self._deliver(
                         types.UpdateNewMessage(message=message, pts=new_state.pts, pts_count=0),

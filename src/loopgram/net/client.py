@@ -30,7 +30,7 @@ import logging
 import socket
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, cast
 
 from loopgram import LoopgramError
 from loopgram.crypto import AuthKey, RsaPublicKey
@@ -394,7 +394,7 @@ class Sender:
         for event in events:
             kind = type(event)
             if kind is ResultReceived:
-                assert isinstance(event, ResultReceived)
+                event = cast(ResultReceived, event)
                 call = calls.pop(event.msg_id, None)
                 if call is None or call.future.done():
                     continue
@@ -406,18 +406,18 @@ class Sender:
                         self._error_factory(error.error_code, error.error_message, call.request)
                     )
             elif kind is UpdateReceived:
-                assert isinstance(event, UpdateReceived)
+                event = cast(UpdateReceived, event)
                 try:
                     self._listener.on_update(event.update, event.body)
                 except Exception:
                     log.exception("handling an update failed")
             elif kind is RequestFailed:
-                assert isinstance(event, RequestFailed)
+                event = cast(RequestFailed, event)
                 call = calls.pop(event.msg_id, None)
                 if call is not None and not call.future.done():
                     call.future.set_exception(MessageRefused(event.reason, event.error_code))
             elif kind is HandshakeCompleted:
-                assert isinstance(event, HandshakeCompleted)
+                event = cast(HandshakeCompleted, event)
                 self._auth_key = event.auth_key
                 conn = self._conn
                 self._session = conn.session if conn is not None else None
