@@ -1,6 +1,7 @@
 """Benchmark of the MTProto session layer (loopgram.mtproto.connection) against raw crypto.
 
-Run from the repository root: ``python bench/session_bench.py`` (``--quick`` for fewer runs).
+Run from the repository root: ``python bench/session_bench.py`` (``--quick`` for fewer runs,
+``--write`` to record the results in ``docs/benchmarks/session.md``).
 The machine is printed first; every figure is the median of at least 5 timed runs.
 
 What is timed: a client and a server Connection wired back to back in memory (abridged
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import platform
 import statistics
 import sys
 import time
@@ -134,13 +136,21 @@ def layers_batch(n: int) -> tuple[float, float]:
     return (t1 - t0) / n, (t2 - t1) / n
 
 
+RESULTS = Path(__file__).resolve().parents[1] / "docs" / "benchmarks" / "session.md"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="5 runs of fewer RPCs")
+    parser.add_argument(
+        "--write", action="store_true", help=f"also write the results to {RESULTS.name}"
+    )
     args = parser.parse_args()
     runs = 5 if args.quick else RUNS
     n = BATCH // 4 if args.quick else BATCH
+    load = os.getloadavg()
     machine()
+    print(f"load     {load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f} (1, 5, 15 min, at start)")
     size = len(bytes(request()))
     print(f"query    {type(request()).__name__}, {size} bytes; answer boolTrue")
     print(f"runs     {runs} x {n} RPCs, median reported")
@@ -160,6 +170,8 @@ def main() -> None:
     raw = enc + dec
     client_rpc = c_send + c_recv
     server_rpc = s_recv + s_send
+    one_way = c_send + s_recv
+    session = one_way - raw - tl - framing
     us = 1e6
     print(f"raw crypto + KDF, {size}-byte body: encrypt {enc * us:.2f} us,", end=" ")
     print(f"decrypt {dec * us:.2f} us")
@@ -174,8 +186,6 @@ def main() -> None:
         f"{'server':<8}{server_rpc * us:>8.2f}us{1 / server_rpc:>12,.0f}{server_rpc / raw:>15.2f}"
         f"   open+parse query {s_recv * us:.2f} us, answer+seal {s_send * us:.2f} us"
     )
-    one_way = c_send + s_recv
-    session = one_way - raw - tl - framing
     print()
     print(
         f"one {size}-byte query, client seal + server open and parse: {one_way * us:.2f} us", end=""
@@ -186,6 +196,69 @@ def main() -> None:
     print(f"  framing encode + feed {framing * us:6.2f} us  (loopgram.transport, measured alone)")
     print(f"  session layer         {session * us:6.2f} us  = {session / raw:.2f}x raw")
     print("goal: ratio <= 2.0 for each role")
+    if args.write:
+        verdict = {True: "PASS", False: "FAIL"}
+        rows = [
+            (
+                "client",
+                client_rpc,
+                f"send+seal {c_send * us:.2f} us, open+parse {c_recv * us:.2f} us",
+            ),
+            (
+                "server",
+                server_rpc,
+                f"open+parse {s_recv * us:.2f} us, answer+seal {s_send * us:.2f} us",
+            ),
+        ]
+        lines = [
+            "# Session layer benchmark: one RPC through loopgram.mtproto, per role",
+            "",
+            f"Measured on {time.strftime('%Y-%m-%d')} by `python bench/session_bench.py --write`"
+            " (each `--write` run rewrites this file; see the script's docstring for what is"
+            " timed). Every figure is the median of"
+            f" {runs} timed runs of {n} RPCs; raw-crypto runs are interleaved with the session"
+            " runs so that both see the same machine load.",
+            "",
+            f"- platform: {platform.platform()}",
+            f"- python: {platform.python_version()} ({platform.python_implementation()})",
+            f"- cpu: {platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs",
+            f"- load average at start: {load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f}",
+            f"- AES backend: {get_backend().name}",
+            f"- query: {type(request()).__name__}, {size} bytes; answer: boolTrue",
+            "",
+            f"Raw crypto + KDF (`encrypt_message` + `decrypt_message` of a {size}-byte body):"
+            f" encrypt {enc * us:.2f} us + decrypt {dec * us:.2f} us = **{raw * us:.2f} us**.",
+            "",
+            "| role | per RPC | RPC/s | ratio to raw | goal | | detail |",
+            "| --- | ---: | ---: | ---: | ---: | --- | --- |",
+        ]
+        for role, per_rpc, detail in rows:
+            ratio = per_rpc / raw
+            lines.append(
+                f"| {role} | {per_rpc * us:.2f} us | {1 / per_rpc:,.0f} | {ratio:.2f}x | <= 2.0x"
+                f" | {verdict[ratio <= 2.0]} | {detail} |"
+            )
+        lines += [
+            "",
+            f"One query one way (client seal + server open and parse): {one_way * us:.2f} us"
+            f" = {one_way / raw:.2f}x raw, of which raw crypto + KDF {raw * us:.2f} us,"
+            f" TL serialise + parse {tl * us:.2f} us, framing {framing * us:.2f} us (both"
+            f" measured alone) and the session layer {session * us:.2f} us"
+            f" ({session / raw:.2f}x raw).",
+            "",
+        ]
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        notes = ""
+        if RESULTS.exists():
+            # Hand-written notes below the marker survive a rewrite.
+            old = RESULTS.read_text(encoding="utf-8")
+            if NOTES_MARKER in old:
+                notes = old[old.index(NOTES_MARKER) :]
+        RESULTS.write_text("\n".join(lines) + ("\n" + notes if notes else ""), encoding="utf-8")
+        print(f"written to {RESULTS}")
+
+
+NOTES_MARKER = "<!-- notes: kept by --write -->"
 
 
 if __name__ == "__main__":

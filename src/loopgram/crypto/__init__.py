@@ -49,7 +49,9 @@ from loopgram.crypto.message import (
     auth_key_id_of,
     check_padding,
     decrypt_message,
+    decrypt_message_v1,
     encrypt_message,
+    encrypt_message_v1,
     encrypt_padded,
 )
 from loopgram.crypto.pq import factorize_pq, generate_pq
@@ -85,8 +87,10 @@ __all__ = [
     "compute_shared",
     "decrypt_ige",
     "decrypt_message",
+    "decrypt_message_v1",
     "encrypt_ige",
     "encrypt_message",
+    "encrypt_message_v1",
     "encrypt_padded",
     "factorize_pq",
     "generate_keypair",

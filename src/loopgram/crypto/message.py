@@ -47,7 +47,9 @@ __all__ = [
     "auth_key_id_of",
     "check_padding",
     "decrypt_message",
+    "decrypt_message_v1",
     "encrypt_message",
+    "encrypt_message_v1",
     "encrypt_padded",
     "padding_length",
 ]
@@ -268,3 +270,80 @@ def check_padding(plaintext_length: int, message_data_length: int) -> None:
     padding = plaintext_length - MESSAGE_HEADER_SIZE - message_data_length
     if padding < MIN_PADDING or padding > MAX_PADDING:
         raise SecurityError(f"padding of {padding} bytes is outside 12..1024")
+
+
+# -- MTProto 1.0 ---------------------------------------------------------------------------
+# Only one message still uses it: the ``encrypted_message`` of ``auth.bindTempAuthKey``
+# (core.telegram.org/method/auth.bindTempAuthKey, "Encrypting the binding message"), which
+# the client encrypts with the *permanent* key while the request itself travels under the
+# temporary key with MTProto 2.0. Not a hot path: written for clarity.
+
+_V1_HEADER: Final = 32  # random:int128 (in place of salt + session_id), msg_id, seqno, length
+
+
+def _v1_aes_key_iv(key: bytes, msg_key: bytes, x: int) -> tuple[bytes, bytes]:
+    # sha1_a = SHA1(msg_key + substr(auth_key, x, 32))
+    a = sha1(msg_key + key[x : x + 32]).digest()
+    # sha1_b = SHA1(substr(auth_key, 32+x, 16) + msg_key + substr(auth_key, 48+x, 16))
+    b = sha1(key[32 + x : 48 + x] + msg_key + key[48 + x : 64 + x]).digest()
+    # sha1_c = SHA1(substr(auth_key, 64+x, 32) + msg_key)
+    c = sha1(key[64 + x : 96 + x] + msg_key).digest()
+    # sha1_d = SHA1(msg_key + substr(auth_key, 96+x, 32))
+    d = sha1(msg_key + key[96 + x : 128 + x]).digest()
+    # aes_key = substr(sha1_a, 0, 8) + substr(sha1_b, 8, 12) + substr(sha1_c, 4, 12)
+    aes_key = a[:8] + b[8:20] + c[4:16]
+    # aes_iv = substr(sha1_a, 8, 12) + substr(sha1_b, 0, 8) + substr(sha1_c, 16, 4)
+    #          + substr(sha1_d, 0, 8)
+    aes_iv = a[8:20] + b[:8] + c[16:20] + d[:8]
+    return aes_key, aes_iv
+
+
+def encrypt_message_v1(
+    auth_key: AuthKey,
+    plaintext: bytes,
+    *,
+    x: int,
+    random_bytes: Callable[[int], bytes] = os.urandom,
+) -> bytes:
+    """MTProto 1.0 encryption: ``auth_key_id + msg_key + AES-256-IGE(plaintext + padding)``.
+
+    ``plaintext`` is the whole message (its 32-byte header included), a multiple of 4 bytes;
+    the padding is the 0..15 random bytes that make it a multiple of 16.
+    """
+    if x != CLIENT_TO_SERVER and x != SERVER_TO_CLIENT:
+        raise _bad_x(x)
+    if len(plaintext) < _V1_HEADER or len(plaintext) & 3:
+        raise CryptoValueError(f"plaintext of {len(plaintext)} bytes: not a 4-byte multiple")
+    # msg_key = the 128 lower-order bits of SHA1(plaintext), padding excluded
+    msg_key = sha1(plaintext).digest()[4:20]
+    padded = plaintext + random_bytes(-len(plaintext) & 15)
+    aes_key, aes_iv = _v1_aes_key_iv(auth_key.key, msg_key, x)
+    return auth_key.key_id + msg_key + _encrypt_ige(padded, aes_key, aes_iv)
+
+
+def decrypt_message_v1(auth_key: AuthKey, packet: bytes, *, x: int) -> bytes:
+    """Decrypt an MTProto 1.0 packet and return the message without its padding.
+
+    The length comes from the message's own header (``msg_len`` at offset 28); raises
+    :class:`SecurityError` for a packet not made with this key, a length that does not fit
+    (a multiple of 4, followed by 0..15 bytes of padding), or a ``msg_key`` that does not
+    match (compared in constant time).
+    """
+    if x != CLIENT_TO_SERVER and x != SERVER_TO_CLIENT:
+        raise _bad_x(x)
+    size = len(packet)
+    if size < _PACKET_PREFIX + _V1_HEADER or (size - _PACKET_PREFIX) & 15:
+        raise SecurityError(f"encrypted packet of {size} bytes is not 24 + a multiple of 16")
+    if packet[:8] != auth_key.key_id:
+        raise SecurityError("packet auth_key_id does not match the auth key")
+    msg_key = packet[8:24]
+    aes_key, aes_iv = _v1_aes_key_iv(auth_key.key, msg_key, x)
+    data = _decrypt_ige(packet[24:], aes_key, aes_iv)
+    length = int.from_bytes(data[28:32], "little", signed=True)
+    end = _V1_HEADER + length
+    if length < 0 or length & 3 or end > len(data) or len(data) - end > 15:
+        raise SecurityError(f"message length {length} does not fit {len(data)} bytes")
+    plaintext = data[:end]
+    if not compare_digest(sha1(plaintext).digest()[4:20], msg_key):
+        raise SecurityError("msg_key does not match the decrypted data")
+    return plaintext

@@ -42,6 +42,7 @@ from loopgram.mtproto.events import (
 )
 from loopgram.mtproto.handshake import DEFAULT_DC_ID, ClientHandshake, HandshakeError
 from loopgram.mtproto.msgid import BadMsgCode, MsgIdGenerator
+from loopgram.mtproto.pfs import binding_request
 from loopgram.mtproto.plain import PlainMessageError, decode_plain, encode_plain
 from loopgram.mtproto.service import (
     ACK_ID,
@@ -163,6 +164,7 @@ class ClientConnection(ConnectionBase):
         # Queries sent before the key exists: (returned id, body, content-related, query).
         self._early: list[tuple[int, bytes, bool, TLObject]] = []
         self._plain_ids = MsgIdGenerator(clock, server=False, offset=time_offset)
+        self._reader = Reader(b"")  # reset per result: an allocation less per answer
         if session is None and auth_key is not None:
             session = self._new_session(auth_key, salt, time_offset)
         self._session = session
@@ -249,6 +251,34 @@ class ClientConnection(ConnectionBase):
         msg_id, seqno = session.push(body, content=content)
         if isinstance(request, TLFunction) or type(request) is ty.MsgsStateReq:
             session.pending[msg_id] = PendingRequest(msg_id, msg_id, seqno, body, request)
+        return msg_id
+
+    def bind_temp_auth_key(self, perm_key: AuthKey, expires_at: int) -> int:
+        """Queue ``auth.bindTempAuthKey``, binding this connection's (temporary) key to
+        ``perm_key`` until ``expires_at`` (Unix time); returns its ``msg_id``, which the
+        :class:`ResultReceived` (``True``) or ``rpc_error`` names. The request embeds its own
+        ``msg_id`` and ``session_id`` (see :mod:`loopgram.mtproto.pfs`), so it can be made
+        only once the session exists; a re-send (bad salt...) goes under a new ``msg_id``
+        that the server refuses with ``ENCRYPTED_MESSAGE_INVALID``: bind again then."""
+        if not self._started:
+            raise LocalProtocolError("bind_temp_auth_key() before start()")
+        session = self._session
+        if session is None:
+            raise LocalProtocolError("bind_temp_auth_key() before the key exchange completed")
+        # The msg_id is drawn first (pushing a placeholder), then the body that names it
+        # takes the placeholder's place in the queue.
+        msg_id, seqno = session.push(b"", content=True)
+        request = binding_request(
+            perm_key,
+            temp_key_id=session.auth_key.id,
+            temp_session_id=session.session_id,
+            msg_id=msg_id,
+            expires_at=expires_at,
+            random_bytes=self._random,
+        )
+        body = bytes(request)
+        session.queue[-1] = (msg_id, seqno, body)
+        session.pending[msg_id] = PendingRequest(msg_id, msg_id, seqno, body, request)
         return msg_id
 
     def receive_data(self, data: bytes) -> list[Event]:
@@ -510,7 +540,16 @@ class ClientConnection(ConnectionBase):
                 return
             request = pending.request
             if isinstance(request, TLFunction):
-                value = request.read_result(result)
+                # request.read_result(result) without its two wrapper calls: the errors it
+                # would translate are DECODE_ERRORS already, the registry is loaded (see
+                # ConnectionBase), and trailing bytes are checked here.
+                r = self._reader
+                r.data = result
+                r.pos = 0
+                r.depth = 0
+                value = request._read_result(r)
+                if r.pos != len(result):
+                    raise TLDecodeError(r.pos, "trailing bytes after the result")
             else:
                 value = read(result)
         except DECODE_ERRORS as exc:

@@ -104,7 +104,8 @@ class MsgIdGenerator:
         self.last = 0
 
     def next(self, response: bool = False) -> int:
-        # (ServerSession.push and ClientSession.push repeat this: keep them in step.)
+        # (ServerSession.push, ClientSession.push and ServerConnection.send_result repeat
+        # this: keep them in step.)
         candidate = int((self.clock() + self.offset) * _TWO32) & ~3
         last = self.last
         if candidate <= last:
@@ -215,7 +216,7 @@ class ReceivedWindow:
             ids.append(msg_id)
             seqnos[msg_id] = seqno
             if len(ids) > self.size + 64:
-                self._forget()
+                self.forget()
             return 0
         code = self.check(msg_id, seqno, content)
         if not code:
@@ -231,9 +232,10 @@ class ReceivedWindow:
             ids.insert(bisect_left(ids, msg_id), msg_id)
         self.seqnos[msg_id] = seqno
         if len(ids) > self.size + 64:
-            self._forget()
+            self.forget()
 
-    def _forget(self) -> None:
+    def forget(self) -> None:
+        """Drop the oldest ids beyond ``size`` (called once ``size + 64`` are held)."""
         # In batches, so that the list shifts once per 64 messages, not every time.
         ids = self.ids
         drop = len(ids) - self.size

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from loopgram.crypto import AuthKey
+from loopgram.mtproto.deps import Clock
 from loopgram.mtproto.salts import ServerSalts
 from loopgram.mtproto.session import ServerSession
 
@@ -48,7 +49,9 @@ class SessionStore(Protocol):
     """What a server connection needs to keep between connections."""
 
     def get_key(self, auth_key_id: int) -> KeyEntry | None:
-        """The key with this id (a signed TL ``long``), or ``None``."""
+        """The key with this id (a signed TL ``long``), or ``None``. A temporary key past
+        its ``expires_at`` may still be returned (a connection refuses it by its own
+        clock), but a store that knows the time should forget it."""
         ...
 
     def add_key(self, entry: KeyEntry) -> None:
@@ -69,17 +72,38 @@ class SessionStore(Protocol):
 
 
 class MemoryStore:
-    """A :class:`SessionStore` in a few dicts: keys and sessions live as long as the process."""
+    """A :class:`SessionStore` in a few dicts: keys and sessions live as long as the process.
 
-    def __init__(self) -> None:
+    With a ``clock``, ``get_key`` treats a temporary key past its ``expires_at`` as unknown
+    (and drops it); without one, expiry is left to the connections, which check it per
+    packet with their own clock.
+    """
+
+    def __init__(self, clock: Clock | None = None) -> None:
         self.keys: dict[int, KeyEntry] = {}
         self.sessions: dict[tuple[int, int], ServerSession] = {}
+        self._clock = clock
 
     def get_key(self, auth_key_id: int) -> KeyEntry | None:
-        return self.keys.get(auth_key_id)
+        entry = self.keys.get(auth_key_id)
+        if (
+            entry is not None
+            and entry.expires_at is not None
+            and self._clock is not None
+            and self._clock() >= entry.expires_at
+        ):
+            self.forget_key(auth_key_id)
+            return None
+        return entry
 
     def add_key(self, entry: KeyEntry) -> None:
         self.keys[entry.id] = entry
+
+    def forget_key(self, auth_key_id: int) -> None:
+        """Drop a key and its sessions (an expired temporary key)."""
+        self.keys.pop(auth_key_id, None)
+        for key in [k for k in self.sessions if k[0] == auth_key_id]:
+            del self.sessions[key]
 
     def get_session(self, auth_key_id: int, session_id: int) -> ServerSession | None:
         return self.sessions.get((auth_key_id, session_id))
