@@ -600,7 +600,16 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     profiling = args.profile_server and name == "loopgram" and level == top
                     if profiling and run_no == 0:
                         server.command("profile-on")
+                    client_profiler = None
+                    if args.profile_clients and name == "loopgram" and level == top and not run_no:
+                        import cProfile
+
+                        client_profiler = cProfile.Profile(time.process_time)
+                        client_profiler.enable()
                     sample = await measure(presses, args.duration, args.warmup, server.cpu_seconds)
+                    if client_profiler is not None:
+                        client_profiler.disable()
+                        client_profiler.dump_stats(args.profile_clients)
                     if profiling and run_no == 0:
                         server.command("profile-off")
                     results[(name, level)].samples.append(sample)
@@ -667,6 +676,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--profile-server", metavar="FILE", help="cProfile the server (b, max N)")
+    parser.add_argument(
+        "--profile-clients", metavar="FILE", help="cProfile the clients' process (b, max N)"
+    )
     parser.add_argument("--quick", action="store_true", help="1 run of 1 s per point")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--duration", type=float, default=3.0)

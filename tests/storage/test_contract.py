@@ -720,6 +720,52 @@ def test_inline_messages(storage: Storage) -> None:
     assert storage.inline_messages.delete(b"\x01" * 20) is False
 
 
+# -- reads after writes (a backend may keep rows it has read) ---------------------------------
+
+
+def test_reads_after_writes_see_the_writes(storage: Storage) -> None:
+    bot, user = make_pair(storage)
+    sent, _ = storage.messages.send(
+        sender_id=bot,
+        peer=PeerRef.user(user),
+        text="pick",
+        render_update=render_new,
+        reply_markup=markup(b"a"),
+    )[1]
+    # Read first, so that a backend keeping what it read has the old rows at hand.
+    assert storage.messages.get(user, sent.id) == sent
+    assert storage.accounts.get(bot) is not None
+
+    storage.messages.edit(bot, 1, render_update=render_edit, reply_markup=markup(b"b"))
+    edited = storage.messages.get(user, sent.id)
+    assert edited is not None and edited.reply_markup == markup(b"b")
+    assert edited.pts == sent.pts + 1
+
+    renamed = storage.accounts.update(bot, username="OtherBot", first_name="Other")
+    assert storage.accounts.get(bot) == renamed
+    assert renamed.username == "OtherBot"
+
+    storage.messages.delete(user, [sent.id], revoke=False, render_update=render_delete)
+    assert storage.messages.get(user, sent.id) is None
+    assert storage.messages.get(bot, 1) is not None  # the bot's copy stays
+    storage.messages.delete(bot, [1], revoke=True, render_update=render_delete)
+    assert storage.messages.get(bot, 1) is None
+
+
+def test_refused_writes_leave_reads_alone(storage: Storage) -> None:
+    bot, user = make_pair(storage)
+    other = storage.accounts.create_bot("OtherBot", "Other", "s3cret")
+    before = storage.accounts.get(bot)
+    with pytest.raises(UsernameTaken):
+        storage.accounts.update(bot, username="otherbot", first_name="Changed")
+    assert storage.accounts.get(bot) == before
+    assert storage.accounts.get(other.id) == other
+    (mine, _) = send(storage, bot, user)
+    with pytest.raises(MessageNotFound):
+        storage.messages.edit(bot, mine.id + 5, render_update=render_edit, text="x")
+    assert storage.messages.get(bot, mine.id) == mine
+
+
 # -- lifecycle --------------------------------------------------------------------------------
 
 

@@ -222,6 +222,30 @@ def test_two_storages_share_one_file(tmp_path: Path) -> None:
         assert cli.settings.setdefault("secret", b"cli") == b"server"
 
 
+def test_rows_read_before_another_connection_writes_are_not_served_stale(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "x.db"
+    with open_db(path) as server, open_db(path) as cli:
+        bot = server.accounts.create_bot("TestBot", "Test", "secret")
+        user = server.accounts.create_user("15550001", "Alice")
+        (own, _), (theirs, _) = server.messages.send(
+            sender_id=bot.id, peer=PeerRef.user(user.id), text="one", render_update=render
+        )
+        assert server.messages.get(user.id, theirs.id) == theirs
+        assert server.accounts.get(bot.id) == bot
+
+        renamed = cli.accounts.update(bot.id, username="NewBot")
+        assert server.accounts.get(bot.id) == renamed
+        (edited, _), _ = cli.messages.edit(bot.id, own.id, render_update=render, text="two")
+        seen = server.messages.get(user.id, theirs.id)
+        assert seen is not None and seen.text == "two" and seen.pts == theirs.pts + 1
+        assert server.messages.get(bot.id, own.id) == edited
+        cli.messages.delete(bot.id, [own.id], revoke=True, render_update=lambda d: b"gone")
+        assert server.messages.get(user.id, theirs.id) is None
+        assert server.messages.get(bot.id, own.id) is None
+
+
 def test_concurrent_writers_get_distinct_ids(tmp_path: Path) -> None:
     path = tmp_path / "x.db"
     open_db(path).close()

@@ -122,6 +122,7 @@ class Link(asyncio.Protocol):
         self._disconnect_handle: asyncio.TimerHandle | None = None
         self._writing_paused = False
         self._reading_paused = False
+        self._receiving = False
 
     def __repr__(self) -> str:
         return f"<Link #{self.number} {self.peer}>"
@@ -177,11 +178,16 @@ class Link(asyncio.Protocol):
             return
         if events:
             self.opened = True
-            self._deliver(events)
+            # What the application queues on this link while it handles these events goes
+            # out with the flush below: no need to schedule another.
+            self._receiving = True
+            try:
+                self._deliver(events)
+            finally:
+                self._receiving = False
+        self.flush()
         if connection.dropped > _MAX_DROPPED:
             self.close(f"{connection.dropped} undecryptable packets")
-            return
-        self.flush()
 
     def eof_received(self) -> bool | None:
         self.close_reason = self.close_reason or "closed by the client"
@@ -262,7 +268,7 @@ class Link(asyncio.Protocol):
     def flush_soon(self) -> None:
         """Write at the end of this loop iteration: answers and updates that become ready in
         the same iteration leave in one packet (one container, one encryption)."""
-        if self._flush_handle is None and self._transport is not None:
+        if self._flush_handle is None and self._transport is not None and not self._receiving:
             self._flush_handle = self._loop.call_soon(self.flush)
 
     def spawn(

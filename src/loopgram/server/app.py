@@ -13,7 +13,8 @@ it). ``ServerApp`` is the glue between the links of ``loopgram.net`` and the cor
 - each MTProto session (auth key, session id) seen on a connection gets a
   ``SessionContext``, whose update sink writes to whichever connection carries the session
   now (a client that reconnects moves its session to the new connection);
-- each RPC runs as its own task, so a ``getBotCallbackAnswer`` waiting for the bot never
+- each RPC starts at once (``ServerCore.start``); one that waits -- a
+  ``getBotCallbackAnswer`` waiting for the bot -- goes on as its own task, so it never
   holds up the queries behind it; ``rpc_drop_answer`` cancels the task. A query belongs to
   its MTProto session, not to the TCP connection: if the connection drops, the query runs
   on, its answer waits in the session's outbox, and the client gets it when it comes back
@@ -36,7 +37,7 @@ import dataclasses
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -341,8 +342,16 @@ class ServerApp:
         if live is None or live.link is not link:
             live = self._bind(link, (event.auth_key_id, event.session_id))
         self.requests += 1
+        context = live.context
+        if context is None:  # pragma: no cover - _bind always sets it
+            return
+        started = time.perf_counter()
+        outcome = self.core.start(context, event.request, event.body, event.msg_id)
+        if isinstance(outcome, Answer):
+            self._reply(link, live, context, event.msg_id, outcome, started)
+            return
         key = (event.auth_key_id, event.session_id, event.msg_id)
-        task = link.spawn(key, self._serve(link, live, event), outlive=True)
+        task = link.spawn(key, self._serve(link, live, event, outcome, started), outlive=True)
         self._running[key] = task
         session_key = key[:2]
         self._busy[session_key] = self._busy.get(session_key, 0) + 1
@@ -368,25 +377,43 @@ class ServerApp:
             if self.on_released is not None:
                 self.on_released()
 
-    async def _serve(self, link: Link, live: _LiveSession, event: RequestReceived) -> None:
+    async def _serve(
+        self,
+        link: Link,
+        live: _LiveSession,
+        event: RequestReceived,
+        rest: Coroutine[Any, Any, Answer],
+        started: float,
+    ) -> None:
         context = live.context
         if context is None:  # pragma: no cover - _bind always sets it
+            rest.close()
             return
-        started = time.perf_counter()
-        answer = await self.core.dispatch(context, event.request, event.body, event.msg_id)
+        answer = await rest
+        self._reply(link, live, context, event.msg_id, answer, started)
+
+    def _reply(
+        self,
+        link: Link,
+        live: _LiveSession,
+        context: SessionContext,
+        msg_id: int,
+        answer: Answer,
+        started: float,
+    ) -> None:
         connection = link.connection
         try:
             if answer.error is not None:
-                connection.send_error(event.msg_id, answer.error.code, answer.error.message)
+                connection.send_error(msg_id, answer.error.code, answer.error.message)
             else:
                 try:
                     data = answer.encode(_encoder(context.layer))
                 except Exception:
                     log.exception("%s: the result does not encode", answer.method)
                     error = INTERNAL()
-                    connection.send_error(event.msg_id, error.code, error.message)
+                    connection.send_error(msg_id, error.code, error.message)
                 else:
-                    connection.send_result(event.msg_id, data)
+                    connection.send_result(msg_id, data)
         except LocalProtocolError:
             return  # the query is no longer waiting here (dropped by the client)
         # The session may have moved to another connection meanwhile (or be offline): the

@@ -7,9 +7,10 @@ server in ``loopgram.net``) needs only this object:
 - ``open_session(auth_key_id, session_id, push)`` when a session appears on a connection
   (``push(updates)`` must encode them for ``session.layer`` and queue them on that
   connection with ``send_update``), and ``session.close()`` when it goes away;
-- ``await dispatch(session, request, body, msg_id)`` for every ``RequestReceived``, each in
-  its own task; send ``answer.error`` with ``send_error`` or ``answer.result`` with
-  ``send_result``;
+- ``start(session, request, body, msg_id)`` for every ``RequestReceived``: an ``Answer``
+  at once, or (a query that waits, such as a callback press) a coroutine to run as a task
+  for it; send ``answer.error`` with ``send_error`` or ``answer.result`` with
+  ``send_result``. ``await dispatch(...)`` does both steps;
 - ``run_timers()`` as a background task (callback-query timeouts).
 
 The CLI and tests use ``create_bot`` / ``create_user`` on the same object or on a
@@ -17,6 +18,9 @@ The CLI and tests use ``create_bot`` / ``create_user`` on the same object or on 
 """
 
 from __future__ import annotations
+
+from collections.abc import Coroutine
+from typing import Any
 
 from loopgram.mtproto.deps import Clock, RandomBytes, system_clock, system_random
 from loopgram.server.config import ServerConfig, ServerInfo
@@ -80,6 +84,15 @@ class ServerCore:
         msg_id: int = 0,
     ) -> Answer:
         return await self.dispatcher.dispatch(session, request, body, msg_id)
+
+    def start(
+        self,
+        session: SessionContext,
+        request: object | None,
+        body: bytes = b"",
+        msg_id: int = 0,
+    ) -> Answer | Coroutine[Any, Any, Answer]:
+        return self.dispatcher.start(session, request, body, msg_id)
 
     def tick(self) -> list[PendingPress]:
         """Time out the callback presses whose window has closed by the clock."""

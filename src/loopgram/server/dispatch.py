@@ -15,8 +15,12 @@ not parse it) and returns an ``Answer``: a result to send with ``rpc_result`` or
 - ``420 FLOOD_WAIT_X`` when the caller exceeds the method's rate;
 - any other exception is logged and answered ``500 INTERNAL``.
 
-Handlers may wait (``messages.getBotCallbackAnswer`` waits for the bot), so the driver runs
-each ``dispatch`` as its own task and cancels it if the client drops the query.
+Handlers may wait (``messages.getBotCallbackAnswer`` waits for the bot); most never do. So
+``start`` runs a query at once, up to the handler's first wait: a query that did not wait
+comes back as its ``Answer``, one that waits as a coroutine finishing it, which the driver
+runs as a task (and cancels if the client drops the query). Queries thus still begin in the
+order they arrived, and the many that never wait cost no task and no loop iteration.
+``dispatch`` is both steps in one awaitable.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine, Generator
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -169,6 +173,19 @@ class Dispatcher:
         msg_id: int = 0,
     ) -> Answer:
         """Answer one query of ``session`` (``request`` parsed, or ``None`` and ``body``)."""
+        started = self.start(session, request, body, msg_id)
+        if isinstance(started, Answer):
+            return started
+        return await started
+
+    def start(
+        self,
+        session: SessionContext,
+        request: object | None,
+        body: bytes = b"",
+        msg_id: int = 0,
+    ) -> Answer | Coroutine[Any, Any, Answer]:
+        """Run one query up to its first wait: its ``Answer``, or a coroutine to await for it."""
         method = ""
         try:
             if request is None:
@@ -184,7 +201,21 @@ class Dispatcher:
             caller = ("account", account.id) if account is not None else ("key", session.key[0])
             self._limiter.check(caller, route.name)
             ctx = RequestContext(session, self._services, self._presses, msg_id)
-            result = await route.handler(ctx, query)
+            handler = route.handler(ctx, query)
+            try:
+                waiting_on = handler.send(None)
+            except StopIteration as done:
+                return Answer(result=done.value, method=method)
+            return self._finish(session, method, _Resumed(handler, waiting_on))
+        except RpcError as error:
+            return Answer(error=error, method=method)
+        except Exception:
+            log.exception("%s of session %r failed", method or "a request", session.key)
+            return Answer(error=INTERNAL(), method=method)
+
+    async def _finish(self, session: SessionContext, method: str, rest: _Resumed) -> Answer:
+        try:
+            result = await rest
             return Answer(result=result, method=method)
         except RpcError as error:
             return Answer(error=error, method=method)
@@ -222,7 +253,16 @@ class Dispatcher:
                 return request
 
     def _check_layer(self, layer: int) -> None:
-        if layer < self._services.config.min_layer:
+        oldest = self._services.config.min_layer
+        if layer < oldest:
+            # The client only sees the error name: the log is where an operator learns why
+            # an old library cannot connect.
+            log.warning(
+                "refused a client of layer %d: layers %d to %d are served",
+                layer,
+                oldest,
+                tl.LAYER,
+            )
             raise CONNECTION_LAYER_INVALID()
 
     # -- bodies the codec could not parse -----------------------------------------------------
@@ -240,6 +280,42 @@ class Dispatcher:
         if peeled.constructor_id is None or peeled.constructor_id not in FUNCTIONS:
             raise INPUT_METHOD_INVALID()
         raise INPUT_FETCH_ERROR()
+
+
+class _Resumed:
+    """Awaits the rest of a handler coroutine that already ran up to its first wait.
+
+    The task awaiting this gets the future the handler is waiting on (exactly as if the
+    handler had run inside the task from the start); what the task sends or throws in when
+    that future is done goes on to the handler, and so on until the handler returns.
+    Cancelling the task thus cancels the handler where it waits.
+    """
+
+    __slots__ = ("_coro", "_waiting_on")
+
+    def __init__(self, coro: Coroutine[Any, Any, object], waiting_on: object) -> None:
+        self._coro = coro
+        self._waiting_on = waiting_on
+
+    def __await__(self) -> Generator[Any, Any, object]:
+        coro = self._coro
+        waiting_on = self._waiting_on
+        while True:
+            try:
+                sent = yield waiting_on
+            except GeneratorExit:
+                coro.close()
+                raise
+            except BaseException as exc:
+                try:
+                    waiting_on = coro.throw(exc)
+                except StopIteration as done:
+                    return done.value
+            else:
+                try:
+                    waiting_on = coro.send(sent)
+                except StopIteration as done:
+                    return done.value
 
 
 def _peel(body: bytes) -> _Peeled:

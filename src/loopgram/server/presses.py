@@ -33,6 +33,8 @@ class PressBroker:
         self._clock = clock
         self._waiters: dict[int, asyncio.Future[msg_types.BotCallbackAnswer]] = {}
         self._wakeup: asyncio.Event | None = None
+        self._wake_at = 0.0
+        """Clock time at which ``run_timers`` looks again by itself."""
 
     @property
     def waiting(self) -> int:
@@ -56,7 +58,9 @@ class PressBroker:
             asyncio.get_running_loop().create_future()
         )
         self._waiters[pending.query_id] = future
-        if self._wakeup is not None:
+        # Waking the timer task costs a few tasks and futures: only when this deadline
+        # comes before the timer's next look (never with the default window and interval).
+        if self._wakeup is not None and pending.deadline < self._wake_at:
             self._wakeup.set()
         # An offline bot simply gets nothing: the user then times out like any other press.
         self._hub.publish(pending.bot_id, pending.update)
@@ -107,8 +111,10 @@ class PressBroker:
                 self.expire_due()
                 deadline = self.next_deadline()
                 delay = max_interval
+                now = self._clock()
                 if deadline is not None:
-                    delay = min(max_interval, max(0.0, deadline - self._clock()))
+                    delay = min(max_interval, max(0.0, deadline - now))
+                self._wake_at = now + delay
                 self._wakeup.clear()
                 sleeper = asyncio.ensure_future(sleep(delay))
                 waker = asyncio.ensure_future(self._wakeup.wait())

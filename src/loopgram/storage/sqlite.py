@@ -85,8 +85,24 @@ def _translate(e: sqlite3.Error) -> StorageError:
     return StorageError(f"{type(e).__name__}: {e}")
 
 
+_CACHE_SIZE: Final = 65_536
+"""Rows kept per cache (accounts, message copies); the oldest entry goes first."""
+
+
 class _Db:
-    """The connection, its lock, and one-transaction-per-call helpers."""
+    """The connection, its lock, one-transaction-per-call helpers, and the row caches.
+
+    The callback press path reads the same few accounts and message copies over and over;
+    they are kept here, and kept coherent:
+
+    - with this connection's own writes: every method that changes an account or a message
+      copy puts the new record (or drops the old one) once its transaction has committed;
+    - with other connections (``loopgram bot create`` in another process, a second
+      ``Storage`` on the same file): before answering from the cache, ``fresh()`` reads
+      ``PRAGMA data_version``, which changes exactly when another connection has committed,
+      and then forgets everything cached. So every read still sees every commit that
+      returned before it, as the protocol promises.
+    """
 
     def __init__(self, conn: sqlite3.Connection, clock: Clock, random_bytes: RandomBytes) -> None:
         self.conn: sqlite3.Connection | None = conn
@@ -95,9 +111,59 @@ class _Db:
         self.lock = threading.RLock()
         self.clock = clock
         self.random_bytes = random_bytes
+        self.accounts: dict[int, Account] = {}
+        self.messages: dict[tuple[int, int], StoredMessage] = {}
+        # One cursor for the version check: making a cursor costs as much as the pragma.
+        self._version_cursor = conn.cursor()
+        self._data_version: object = None
 
     def now(self) -> int:
         return c.now(self.clock)
+
+    def fresh(self) -> None:
+        """Forget the cached rows if another connection has committed since the last look
+        (call with the lock held)."""
+        if self.conn is None:
+            raise StorageClosed("the storage is closed")
+        cursor = self._version_cursor
+        try:
+            cursor.execute("PRAGMA data_version")
+            row = cursor.fetchone()
+        except sqlite3.Error as e:
+            raise _translate(e) from e
+        version = None if row is None else row[0]
+        if version != self._data_version:
+            self._data_version = version
+            self.accounts.clear()
+            self.messages.clear()
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        """One single-statement read. No ``BEGIN``/``COMMIT`` around it: in autocommit mode
+        a lone ``SELECT`` reads one consistent snapshot by itself."""
+        with self.lock:
+            conn = self.conn
+            if conn is None:
+                raise StorageClosed("the storage is closed")
+            try:
+                row: Row | None = conn.execute(sql, params).fetchone()
+            except sqlite3.Error as e:
+                raise _translate(e) from e
+            except OverflowError as e:
+                raise ValueError(str(e)) from e
+            return row
+
+    def remember_account(self, account: Account) -> None:
+        cache = self.accounts
+        if len(cache) >= _CACHE_SIZE and account.id not in cache:
+            del cache[next(iter(cache))]
+        cache[account.id] = account
+
+    def remember_message(self, copy: StoredMessage) -> None:
+        cache = self.messages
+        key = (copy.owner_id, copy.id)
+        if len(cache) >= _CACHE_SIZE and key not in cache:
+            del cache[next(iter(cache))]
+        cache[key] = copy
 
     @contextmanager
     def transaction(self, *, write: bool) -> Iterator[sqlite3.Connection]:
@@ -131,7 +197,10 @@ class _Db:
 
     def close(self) -> None:
         with self.lock:
+            self.accounts.clear()
+            self.messages.clear()
             if self.conn is not None:
+                self._version_cursor.close()
                 self.conn.close()
                 self.conn = None
 
@@ -183,8 +252,7 @@ class SqliteSettings:
         self._db = db
 
     def get(self, key: str) -> bytes | None:
-        with self._db.read() as conn:
-            row = _one(conn, "SELECT value FROM settings WHERE key = ?", (key,))
+        row = self._db.one("SELECT value FROM settings WHERE key = ?", (key,))
         return None if row is None else bytes(row[0])
 
     def set(self, key: str, value: bytes) -> None:
@@ -251,8 +319,7 @@ class SqliteAuthKeys:
 
     def get(self, key_id: int) -> AuthKeyRecord | None:
         c.check_int64(key_id, "auth key id")
-        with self._db.read() as conn:
-            row = _one(conn, f"SELECT {_AUTH_KEY_COLUMNS} FROM auth_keys WHERE id = ?", (key_id,))
+        row = self._db.one(f"SELECT {_AUTH_KEY_COLUMNS} FROM auth_keys WHERE id = ?", (key_id,))
         return None if row is None else _auth_key(row)
 
     def _update(self, key_id: int, column: str, value: int | None) -> AuthKeyRecord:
@@ -313,13 +380,11 @@ class SqliteSessions:
 
     def load(self, auth_key_id: int, session_id: int) -> SessionState | None:
         c.check_session(auth_key_id, session_id)
-        with self._db.read() as conn:
-            row = _one(
-                conn,
-                "SELECT last_msg_id, out_seqno, salts FROM sessions "
-                "WHERE auth_key_id = ? AND session_id = ?",
-                (auth_key_id, session_id),
-            )
+        row = self._db.one(
+            "SELECT last_msg_id, out_seqno, salts FROM sessions "
+            "WHERE auth_key_id = ? AND session_id = ?",
+            (auth_key_id, session_id),
+        )
         if row is None:
             return None
         return SessionState(
@@ -510,12 +575,20 @@ class SqliteAccounts:
             )
 
     def _get_where(self, where: str, param: object) -> Account | None:
-        with self._db.read() as conn:
-            row = _one(conn, f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE {where}", (param,))
+        row = self._db.one(f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE {where}", (param,))
         return None if row is None else _account(row)
 
     def get(self, account_id: int) -> Account | None:
-        return self._get_where("id = ?", account_id)
+        db = self._db
+        with db.lock:
+            db.fresh()
+            cached = db.accounts.get(account_id)
+            if cached is not None:
+                return cached
+            account = self._get_where("id = ?", account_id)
+            if account is not None:
+                db.remember_account(account)
+            return account
 
     def get_many(self, account_ids: Iterable[int]) -> list[Account]:
         ids = list(dict.fromkeys(account_ids))
@@ -571,18 +644,28 @@ class SqliteAccounts:
         )
         if not isinstance(username, Unset):
             changes["username_key"] = None if username is None else c.username_key(username)
-        with self._db.write() as conn:
-            _require_account(conn, account_id)
-            key = changes.get("username_key")
-            if key is not None and _one(
-                conn, "SELECT 1 FROM accounts WHERE username_key = ? AND id != ?", (key, account_id)
-            ):
-                raise UsernameTaken(str(username))
-            if changes:
-                _update_by_id(conn, "accounts", account_id, changes)
-            row = _one(conn, f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE id = ?", (account_id,))
-        assert row is not None
-        return _account(row)
+        db = self._db
+        # The lock spans the commit and the cache update, so that two threads updating one
+        # account cannot leave the older record cached.
+        with db.lock:
+            with db.write() as conn:
+                _require_account(conn, account_id)
+                key = changes.get("username_key")
+                if key is not None and _one(
+                    conn,
+                    "SELECT 1 FROM accounts WHERE username_key = ? AND id != ?",
+                    (key, account_id),
+                ):
+                    raise UsernameTaken(str(username))
+                if changes:
+                    _update_by_id(conn, "accounts", account_id, changes)
+                row = _one(
+                    conn, f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE id = ?", (account_id,)
+                )
+            assert row is not None
+            account = _account(row)
+            db.remember_account(account)
+        return account
 
     def set_bot_secret(self, bot_id: int, secret: str) -> None:
         secret_hash = c.hash_bot_secret(c.check_secret(secret))
@@ -684,7 +767,41 @@ class SqliteMessages:
     ) -> list[tuple[StoredMessage, StoredUpdate]]:
         boxes = c.box_owners(sender_id, peer, member_ids)
         when = self._db.now() if date is None else date
-        with self._db.write() as conn:
+        db = self._db
+        with db.lock:
+            result = self._send(
+                db,
+                sender_id,
+                peer,
+                text,
+                render_update,
+                boxes,
+                when,
+                entities,
+                reply_markup,
+                media,
+                extra,
+            )
+            # A fresh message is the one most likely to be pressed next.
+            for copy, _ in result:
+                db.remember_message(copy)
+        return result
+
+    def _send(
+        self,
+        db: _Db,
+        sender_id: int,
+        peer: PeerRef,
+        text: str,
+        render_update: MessageRenderer,
+        boxes: list[tuple[int, PeerRef, bool]],
+        when: int,
+        entities: bytes | None,
+        reply_markup: bytes | None,
+        media: bytes | None,
+        extra: bytes | None,
+    ) -> list[tuple[StoredMessage, StoredUpdate]]:
+        with db.write() as conn:
             _require_account(conn, sender_id)
             for owner_id, _, _ in boxes:
                 _require_account(conn, owner_id)
@@ -734,13 +851,20 @@ class SqliteMessages:
         return result
 
     def get(self, owner_id: int, msg_id: int) -> StoredMessage | None:
-        with self._db.read() as conn:
-            row = _one(
-                conn,
-                f"{_MESSAGE_SELECT} WHERE b.owner_id = ? AND b.box_id = ?",
-                (owner_id, msg_id),
+        db = self._db
+        with db.lock:
+            db.fresh()
+            cached = db.messages.get((owner_id, msg_id))
+            if cached is not None:
+                return cached
+            row = db.one(
+                f"{_MESSAGE_SELECT} WHERE b.owner_id = ? AND b.box_id = ?", (owner_id, msg_id)
             )
-        return None if row is None else _message(row)
+            if row is None:
+                return None
+            copy = _message(row)
+            db.remember_message(copy)
+            return copy
 
     def get_many(self, owner_id: int, msg_ids: Iterable[int]) -> list[StoredMessage]:
         ids = list(dict.fromkeys(msg_ids))
@@ -828,37 +952,41 @@ class SqliteMessages:
             media=media,
             extra=extra,
         )
-        with self._db.write() as conn:
-            row = _one(
-                conn,
-                "SELECT message_id FROM message_boxes WHERE owner_id = ? AND box_id = ?",
-                (owner_id, msg_id),
-            )
-            if row is None:
-                raise MessageNotFound(owner_id, msg_id)
-            global_id = row[0]
-            _update_by_id(conn, "messages", global_id, changes)
-            copies = _all(
-                conn,
-                "SELECT owner_id, box_id FROM message_boxes WHERE message_id = ? "
-                "ORDER BY owner_id != ?, owner_id, box_id",
-                (global_id, owner_id),
-            )
-            result = []
-            for copy_owner, box_id in copies:
-                pts, _ = _next_pts(conn, copy_owner, 1, when, new_box_id=False)
-                conn.execute(
-                    "UPDATE message_boxes SET pts = ? WHERE owner_id = ? AND box_id = ?",
-                    (pts, copy_owner, box_id),
-                )
-                full = _one(
+        db = self._db
+        with db.lock:
+            with self._db.write() as conn:
+                row = _one(
                     conn,
-                    f"{_MESSAGE_SELECT} WHERE b.owner_id = ? AND b.box_id = ?",
-                    (copy_owner, box_id),
+                    "SELECT message_id FROM message_boxes WHERE owner_id = ? AND box_id = ?",
+                    (owner_id, msg_id),
                 )
-                assert full is not None
-                copy = _message(full)
-                result.append((copy, _log(conn, copy_owner, pts, 1, when, render_update(copy))))
+                if row is None:
+                    raise MessageNotFound(owner_id, msg_id)
+                global_id = row[0]
+                _update_by_id(conn, "messages", global_id, changes)
+                copies = _all(
+                    conn,
+                    "SELECT owner_id, box_id FROM message_boxes WHERE message_id = ? "
+                    "ORDER BY owner_id != ?, owner_id, box_id",
+                    (global_id, owner_id),
+                )
+                result = []
+                for copy_owner, box_id in copies:
+                    pts, _ = _next_pts(conn, copy_owner, 1, when, new_box_id=False)
+                    conn.execute(
+                        "UPDATE message_boxes SET pts = ? WHERE owner_id = ? AND box_id = ?",
+                        (pts, copy_owner, box_id),
+                    )
+                    full = _one(
+                        conn,
+                        f"{_MESSAGE_SELECT} WHERE b.owner_id = ? AND b.box_id = ?",
+                        (copy_owner, box_id),
+                    )
+                    assert full is not None
+                    copy = _message(full)
+                    result.append((copy, _log(conn, copy_owner, pts, 1, when, render_update(copy))))
+            for copy, _ in result:
+                db.remember_message(copy)
         return result
 
     def delete(
@@ -874,42 +1002,49 @@ class SqliteMessages:
         when = self._db.now() if date is None else date
         if not ids:
             return []
-        with self._db.write() as conn:
-            own = _all(
-                conn,
-                "SELECT box_id, message_id FROM message_boxes "
-                f"WHERE owner_id = ? AND box_id IN ({_placeholders(len(ids))})",
-                (owner_id, *ids),
-            )
-            if not own:
-                return []
-            global_ids = sorted({g for _, g in own})
-            if revoke:
-                doomed = _all(
+        db = self._db
+        with db.lock:
+            with self._db.write() as conn:
+                own = _all(
                     conn,
-                    "SELECT owner_id, box_id FROM message_boxes "
-                    f"WHERE message_id IN ({_placeholders(len(global_ids))})",
+                    "SELECT box_id, message_id FROM message_boxes "
+                    f"WHERE owner_id = ? AND box_id IN ({_placeholders(len(ids))})",
+                    (owner_id, *ids),
+                )
+                if not own:
+                    return []
+                global_ids = sorted({g for _, g in own})
+                if revoke:
+                    doomed = _all(
+                        conn,
+                        "SELECT owner_id, box_id FROM message_boxes "
+                        f"WHERE message_id IN ({_placeholders(len(global_ids))})",
+                        global_ids,
+                    )
+                else:
+                    doomed = [(owner_id, box_id) for box_id, _ in own]
+                by_owner: dict[int, list[int]] = {}
+                for o, box_id in sorted(doomed, key=lambda r: (r[0] != owner_id, r[0], r[1])):
+                    by_owner.setdefault(o, []).append(box_id)
+                conn.executemany(
+                    "DELETE FROM message_boxes WHERE owner_id = ? AND box_id = ?", doomed
+                )
+                # A message lives as long as one copy of it does.
+                conn.execute(
+                    f"DELETE FROM messages WHERE id IN ({_placeholders(len(global_ids))}) "
+                    "AND NOT EXISTS (SELECT 1 FROM message_boxes WHERE message_id = messages.id)",
                     global_ids,
                 )
-            else:
-                doomed = [(owner_id, box_id) for box_id, _ in own]
-            by_owner: dict[int, list[int]] = {}
-            for o, box_id in sorted(doomed, key=lambda r: (r[0] != owner_id, r[0], r[1])):
-                by_owner.setdefault(o, []).append(box_id)
-            conn.executemany("DELETE FROM message_boxes WHERE owner_id = ? AND box_id = ?", doomed)
-            # A message lives as long as one copy of it does.
-            conn.execute(
-                f"DELETE FROM messages WHERE id IN ({_placeholders(len(global_ids))}) "
-                "AND NOT EXISTS (SELECT 1 FROM message_boxes WHERE message_id = messages.id)",
-                global_ids,
-            )
-            result = []
-            for o, box_ids in by_owner.items():
-                pts, _ = _next_pts(conn, o, len(box_ids), when, new_box_id=False)
-                deleted = DeletedMessages(o, tuple(box_ids), pts, len(box_ids))
-                result.append(
-                    (deleted, _log(conn, o, pts, len(box_ids), when, render_update(deleted)))
-                )
+                result = []
+                for o, box_ids in by_owner.items():
+                    pts, _ = _next_pts(conn, o, len(box_ids), when, new_box_id=False)
+                    deleted = DeletedMessages(o, tuple(box_ids), pts, len(box_ids))
+                    result.append(
+                        (deleted, _log(conn, o, pts, len(box_ids), when, render_update(deleted)))
+                    )
+            for deleted, _ in result:
+                for box_id in deleted.ids:
+                    db.messages.pop((deleted.owner_id, box_id), None)
         return result
 
 
@@ -918,12 +1053,9 @@ class SqliteUpdates:
         self._db = db
 
     def state(self, account_id: int) -> UpdateState:
-        with self._db.read() as conn:
-            row = _one(
-                conn,
-                "SELECT pts, qts, seq, date FROM account_state WHERE account_id = ?",
-                (account_id,),
-            )
+        row = self._db.one(
+            "SELECT pts, qts, seq, date FROM account_state WHERE account_id = ?", (account_id,)
+        )
         if row is None:
             raise AccountNotFound(account_id)
         return UpdateState(pts=row[0], qts=row[1], seq=row[2], date=row[3])
@@ -996,12 +1128,10 @@ class SqliteInlineMessages:
             )
 
     def get(self, inline_message_id: bytes) -> InlineMessage | None:
-        with self._db.read() as conn:
-            row = _one(
-                conn,
-                f"SELECT {_INLINE_COLUMNS} FROM inline_messages WHERE id = ?",
-                (bytes(inline_message_id),),
-            )
+        row = self._db.one(
+            f"SELECT {_INLINE_COLUMNS} FROM inline_messages WHERE id = ?",
+            (bytes(inline_message_id),),
+        )
         return None if row is None else _inline(row)
 
     def edit(

@@ -8,7 +8,7 @@ login otherwise).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -18,7 +18,8 @@ from loopgram.tl import TLObject
 Req = TypeVar("Req", bound=TLObject)
 Res = TypeVar("Res")
 
-Handler = Callable[[RequestContext, Any], Awaitable[object]]
+Handler = Callable[[RequestContext, Any], Coroutine[Any, Any, object]]
+"""A coroutine function: the dispatcher steps it by hand (see ``Dispatcher.start``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,14 +40,14 @@ class Registry:
     def method(
         self, function: type[Req], *, needs_account: bool = True
     ) -> Callable[
-        [Callable[[RequestContext, Req], Awaitable[Res]]],
-        Callable[[RequestContext, Req], Awaitable[Res]],
+        [Callable[[RequestContext, Req], Coroutine[Any, Any, Res]]],
+        Callable[[RequestContext, Req], Coroutine[Any, Any, Res]],
     ]:
         """Register the decorated coroutine function as the handler of ``function``."""
 
         def register(
-            handler: Callable[[RequestContext, Req], Awaitable[Res]],
-        ) -> Callable[[RequestContext, Req], Awaitable[Res]]:
+            handler: Callable[[RequestContext, Req], Coroutine[Any, Any, Res]],
+        ) -> Callable[[RequestContext, Req], Coroutine[Any, Any, Res]]:
             if function in self._routes:
                 raise ValueError(f"{function.TL_NAME} already has a handler")
             self._routes[function] = Route(function, handler, needs_account)

@@ -42,16 +42,17 @@ from loopgram.server.errors import (
     USER_BOT_REQUIRED,
 )
 from loopgram.server.services.keys import ServerKeys
-from loopgram.server.services.markup import find_press_target
+from loopgram.server.services.markup import PressTargets
 from loopgram.server.services.messages import MessageService
 from loopgram.server.services.peers import Peers
 from loopgram.server.services.render import parse_media, render_user
-from loopgram.storage import Account, PeerRef, Storage
+from loopgram.storage import Account, PeerKind, PeerRef, Storage
 from loopgram.tl import abcs, types
 from loopgram.tl.types import messages as msg_types
 
 _START_PARAM: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _DEEP_LINK_HOSTS: Final = frozenset({"t.me", "telegram.me"})
+_PRESSER_MEMO_SIZE: Final = 16_384
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +123,10 @@ class CallbackService:
         self._config = config
         self._pending: dict[int, PendingPress] = {}
         self._deadlines: list[tuple[float, int]] = []
+        self._targets = PressTargets()
+        # (presser, bot) -> (the presser's record, the User the bot sees): a user presses
+        # again and again, and the rendering only changes when the record does.
+        self._pressers: dict[tuple[int, int], tuple[Account, types.User]] = {}
 
     def __len__(self) -> int:
         return len(self._pending)
@@ -146,7 +151,7 @@ class CallbackService:
             raise BOT_METHOD_INVALID()
         chat = self._peers.peer(user, peer)
         copy = self._storage.messages.get(user.id, msg_id)
-        if copy is None or copy.peer != PeerRef.user(chat.id):
+        if copy is None or copy.peer.kind is not PeerKind.USER or copy.peer.id != chat.id:
             raise MESSAGE_ID_INVALID()
         # Exactly one of data / game: a game button carries no data.
         if game == (data is not None):
@@ -159,7 +164,7 @@ class CallbackService:
         if inline is not None:
             record, inline_id = inline
             bot = self._storage.accounts.get(record.bot_id)
-            target = find_press_target(record.markup(), data=data, game=game)
+            target = self._targets.find(record.reply_markup, data=data, game=game)
             if bot is None or target is None or target.game:
                 # Inline messages carry no game media, so no game short name to send.
                 raise DATA_INVALID()
@@ -174,11 +179,18 @@ class CallbackService:
                 data=data,
             )
         else:
-            sender = self._storage.accounts.get(copy.sender_id)
+            # In a private chat the sender is the chat's other side or the presser: both
+            # records are at hand already.
+            if copy.sender_id == chat.id:
+                sender: Account | None = chat
+            elif copy.sender_id == user.id:
+                sender = user
+            else:
+                sender = self._storage.accounts.get(copy.sender_id)
             if sender is None or not sender.is_bot or sender.id == user.id:
                 raise DATA_INVALID()  # only bots' messages carry inline keyboards
             bot = sender
-            target = find_press_target(copy.markup(), data=data, game=game)
+            target = self._targets.find(copy.reply_markup, data=data, game=game)
             if target is None:
                 raise DATA_INVALID()
             if target.requires_password:
@@ -213,7 +225,7 @@ class CallbackService:
             game=game,
             update=types.Updates(
                 updates=[update],
-                users=[render_user(user, bot.id)],
+                users=[self._presser(user, bot.id)],
                 chats=[],
                 date=int(now),
                 seq=0,
@@ -291,6 +303,18 @@ class CallbackService:
         while heap and heap[0][1] not in self._pending:
             heapq.heappop(heap)
         return heap[0][0] if heap else None
+
+    def _presser(self, user: Account, bot_id: int) -> types.User:
+        key = (user.id, bot_id)
+        memo = self._pressers
+        hit = memo.get(key)
+        if hit is not None and (hit[0] is user or hit[0] == user):
+            return hit[1]
+        rendered = render_user(user, bot_id)
+        if hit is None and len(memo) >= _PRESSER_MEMO_SIZE:
+            del memo[next(iter(memo))]
+        memo[key] = (user, rendered)
+        return rendered
 
     def _new_query_id(self) -> int:
         while True:

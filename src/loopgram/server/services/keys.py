@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from typing import Final
 
 from loopgram.mtproto.deps import RandomBytes
 from loopgram.storage import CHAT_INSTANCE_SECRET, Storage
+
+_MEMO_SIZE: Final = 65_536
 
 
 class ServerKeys:
@@ -20,6 +23,9 @@ class ServerKeys:
         self._storage = storage
         self._random = random_bytes
         self._secret: bytes | None = None
+        # Every press needs its chat's chat_instance; the HMAC behind it never changes
+        # (the secret is written once), so each chat's value is computed once.
+        self._chat_instances: dict[tuple[int, int], int] = {}
 
     def _int64(self, label: str) -> int:
         if self._secret is None:
@@ -29,8 +35,15 @@ class ServerKeys:
 
     def private_chat_instance(self, a: int, b: int) -> int:
         """The ``chat_instance`` of the private chat between accounts ``a`` and ``b``."""
-        low, high = sorted((a, b))
-        return self._int64(f"chat_instance:user:{low}:{high}")
+        key = (a, b) if a <= b else (b, a)
+        value = self._chat_instances.get(key)
+        if value is None:
+            value = self._int64(f"chat_instance:user:{key[0]}:{key[1]}")
+            memo = self._chat_instances
+            if len(memo) >= _MEMO_SIZE:
+                del memo[next(iter(memo))]
+            memo[key] = value
+        return value
 
     def inline_access_hash(self, owner_id: int, msg_id: int) -> int:
         """The access_hash of the inline message id for message ``msg_id`` of ``owner_id``."""

@@ -23,6 +23,7 @@ from loopgram.server.errors import (
     REPLY_MARKUP_INVALID,
     REPLY_MARKUP_TOO_LONG,
 )
+from loopgram.server.services.render import parse_markup
 from loopgram.storage import Account
 from loopgram.tl import abcs, types
 
@@ -60,6 +61,55 @@ def inline_buttons(markup: abcs.ReplyMarkup | None) -> Iterator[types.KeyboardIn
                 for button in row.buttons:
                     if isinstance(button, types.KeyboardInlineButton):
                         yield button
+
+
+_PRESS_INDEX_SIZE: Final = 4096
+
+
+class PressTargets:
+    """Which button a press hits, from the markup as stored (its TL bytes).
+
+    Parsing a keyboard costs more than the rest of a press check, and a message is pressed
+    many times between edits: each distinct stored markup is parsed once, into a table of
+    its callback buttons by data (and its game button). The table is keyed by the bytes
+    themselves, so an edited keyboard -- other bytes -- can never be answered from the
+    table of the one it replaced. The oldest tables go first beyond ``size``.
+    """
+
+    def __init__(self, size: int = _PRESS_INDEX_SIZE) -> None:
+        self._size = size
+        self._tables: dict[bytes, dict[bytes | None, PressTarget]] = {}
+
+    def find(self, stored: bytes | None, *, data: bytes | None, game: bool) -> PressTarget | None:
+        """What ``find_press_target`` answers for the parsed ``stored`` markup."""
+        if stored is None:
+            return None
+        table = self._tables.get(stored)
+        if table is None:
+            table = self._index(stored)
+        if game:
+            return table.get(None)
+        return None if data is None else table.get(data)
+
+    def _index(self, stored: bytes) -> dict[bytes | None, PressTarget]:
+        table: dict[bytes | None, PressTarget] = {}
+        for button in inline_buttons(parse_markup(stored)):
+            kind = button.type
+            # The first matching button wins, as in find_press_target.
+            if isinstance(kind, types.InlineButtonTypeGame):
+                table.setdefault(None, PressTarget(data=None, game=True))
+            elif isinstance(kind, types.InlineButtonTypeCallback):
+                table.setdefault(
+                    kind.data,
+                    PressTarget(
+                        data=kind.data, game=False, requires_password=kind.requires_password
+                    ),
+                )
+        tables = self._tables
+        if len(tables) >= self._size:
+            del tables[next(iter(tables))]
+        tables[stored] = table
+        return table
 
 
 def find_press_target(
