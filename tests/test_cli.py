@@ -1,8 +1,10 @@
-"""The command line: `loopgram tl encode/decode` show the TL layer at work."""
+"""The command line in process: `loopgram tl encode/decode` show the TL layer at work;
+`loopgram info` prints the facts of a data directory and the API layers served."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -65,3 +67,15 @@ def test_unknown_name_and_bad_bytes_are_clear_errors(capsys: pytest.CaptureFixtu
     assert "no TL constructor or function is named 'nope'" in capsys.readouterr().err
     assert main(["tl", "decode", "deadbeef"]) == 2
     assert "unknown or unexpected constructor id 0xefbeadde" in capsys.readouterr().err
+
+
+def test_info_prints_the_layer_window(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["info", "--data", str(tmp_path)]) == 0
+    text = capsys.readouterr().out
+    assert "layers: 158 to 229 (shipped: 158, 198, 227, 229)\n" in text
+    assert "port: 20443\n" in text  # the connection facts are still all there
+
+    assert main(["info", "--data", str(tmp_path), "--json"]) == 0
+    facts = json.loads(capsys.readouterr().out)
+    assert facts["layers"] == {"min": 158, "max": 229, "shipped": [158, 198, 227, 229]}
+    assert set(facts) == {"host", "port", "public_key_pem", "fingerprint", "layers"}

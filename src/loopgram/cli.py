@@ -2,10 +2,13 @@
 
 - ``loopgram serve [--host H] [--port N] [--data DIR]`` runs the server (port 20443 and
   ``./loopgram-data`` by default) and prints what a client needs: host, port, the RSA public
-  key (PEM) and its fingerprint. Ctrl-C or SIGTERM stop it cleanly.
+  key (PEM) and its fingerprint, and the API layers it serves. Ctrl-C or SIGTERM stop it
+  cleanly.
 - ``loopgram demo [-v]`` runs the whole callback-query story in one process
   (``loopgram.demo``).
-- ``loopgram info [--data DIR] [--json]`` prints the same facts for a data directory.
+- ``loopgram info [--data DIR] [--json]`` prints the same facts for a data directory (JSON:
+  ``host``, ``port``, ``public_key_pem``, ``fingerprint`` and
+  ``layers: {min, max, shipped}``).
 - ``loopgram bot create NAME [--data DIR]`` prints the new bot's token, alone on stdout;
   ``loopgram user create PHONE [--data DIR]`` the new user's id. Both work while the server
   runs on the same directory (SQLite in WAL mode lets both processes write).
@@ -108,6 +111,20 @@ def _configure_logging(level_name: str) -> None:
         logging.getLogger("asyncio").setLevel(logging.WARNING)
 
 
+def _layer_window() -> dict[str, Any]:
+    """The API layers the server serves: announced layers ``min``..``max``, each spoken as the
+    nearest ``shipped`` one at or below it."""
+    from loopgram.tl import layers
+
+    return {"min": layers.OLDEST, "max": layers.NEWEST, "shipped": list(layers.SUPPORTED)}
+
+
+def _describe_layers() -> str:
+    window = _layer_window()
+    shipped = ", ".join(map(str, window["shipped"]))
+    return f"layers: {window['min']} to {window['max']} (shipped: {shipped})\n"
+
+
 def _serve(args: argparse.Namespace) -> int:
     import asyncio
     import signal
@@ -138,6 +155,7 @@ def _serve(args: argparse.Namespace) -> int:
             loop.add_signal_handler(sig, request_stop, sig.name)
         try:
             print(f"loopgram server listening, data in {args.data}")
+            print(_describe_layers(), end="")
             print(server.facts.describe(), end="", flush=True)
             await server.serve_forever()
         finally:
@@ -159,9 +177,9 @@ def _info(args: argparse.Namespace) -> int:
     with open_storage(_data_dir(args)) as storage:
         facts = load_facts(storage)
     if args.json:
-        print(json.dumps(facts.to_dict(), indent=2))
+        print(json.dumps({**facts.to_dict(), "layers": _layer_window()}, indent=2))
     else:
-        print(facts.describe(), end="")
+        print(_describe_layers() + facts.describe(), end="")
     return 0
 
 
@@ -238,7 +256,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("-v", "--verbose", action="store_true", help="log the server and clients")
     demo.set_defaults(func=_demo)
 
-    info = sub.add_parser("info", help="print host, port, public key and fingerprint")
+    info = sub.add_parser(
+        "info", help="print host, port, public key, fingerprint and the API layers served"
+    )
     _add_data_option(info, DEFAULT_DATA_DIR)
     info.add_argument("--json", action="store_true", help="as JSON")
     info.set_defaults(func=_info)

@@ -1,6 +1,7 @@
-"""The command line, as subprocesses: ``serve`` prints the facts and stops cleanly on SIGTERM
-and SIGINT; ``info`` reads them back; ``bot create`` and ``user create`` work while the server
-runs on the same data directory, and what they make logs in with unmodified Telethon."""
+"""The command line, as subprocesses: ``serve`` prints the facts and the layers it serves and
+stops cleanly on SIGTERM and SIGINT; ``info`` reads them back; ``bot create`` and
+``user create`` work while the server runs on the same data directory, and what they make
+logs in with unmodified Telethon."""
 
 from __future__ import annotations
 
@@ -99,14 +100,18 @@ async def test_serve_info_bot_and_user_create(serving: Serving, tmp_path: Path) 
     info = loopgram("info", "--json", data=tmp_path)
     assert info.returncode == 0, info.stderr
     facts = json.loads(info.stdout)
+    window = facts.pop("layers")
     assert facts == {
         "host": "127.0.0.1",
         "port": port,
         "public_key_pem": pem + "\n",
         "fingerprint": fingerprint,
     }
+    assert window == {"min": 158, "max": 229, "shipped": [158, 198, 227, 229]}
+    assert serving.field("layers") == "158 to 229 (shipped: 158, 198, 227, 229)"
     plain = loopgram("info", data=tmp_path)
     assert f"port: {port}" in plain.stdout
+    assert "layers: 158 to 229 (shipped: 158, 198, 227, 229)" in plain.stdout
 
     made = loopgram("bot", "create", "examplebot", data=tmp_path)
     assert made.returncode == 0, made.stderr

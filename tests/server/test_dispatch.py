@@ -127,6 +127,16 @@ async def test_old_layer_is_connection_layer_invalid(core: ServerCore) -> None:
     assert (error.code, error.message) == (400, "CONNECTION_LAYER_INVALID")
 
 
+async def test_old_layer_refusal_is_logged_with_the_window(
+    core: ServerCore, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="loopgram.server.dispatch"):
+        await Caller(core).fails(_init(fhelp.GetConfig(), layer=157))
+    [record] = [r for r in caplog.records if r.name == "loopgram.server.dispatch"]
+    assert record.levelno == logging.WARNING
+    assert record.getMessage() == "refused a client of layer 157: layers 158 to 229 are served"
+
+
 async def test_invoke_without_updates_stops_pushes(core: ServerCore) -> None:
     alice = await login_user(core, "+1 555 0100")
     bob = await login_user(core, "+1 555 0200")

@@ -14,7 +14,8 @@ packets, lost connections come back with backoff and unanswered queries are sent
 the same MTProto session. ``420 FLOOD_WAIT_X`` up to ``flood_sleep_threshold`` seconds is
 slept through (with the injected ``sleep``) and the query sent again; longer waits raise
 :class:`~loopgram.client.errors.FloodWaitError`. The first query of every connection goes
-inside ``invokeWithLayer(229, initConnection(...))``.
+inside ``invokeWithLayer(229, initConnection(...))`` -- or an older shipped layer, given
+``layer=`` (``loopgram.client._layered``: only the wire changes, not the objects).
 
 Above ``invoke`` sit the login helpers, the update pipeline (``UpdateManager``: pts order,
 gaps, ``updates.getDifference``) and the high-level API of callback buttons: bots register
@@ -36,6 +37,7 @@ from typing import Any, Final, TypeVar, cast
 
 from loopgram import __version__
 from loopgram.client._error_base import expect
+from loopgram.client._layered import InLayer, read_update, speakable_layer, unwrapping
 from loopgram.client.errors import (
     AuthKeyUnregisteredError,
     ConnectionLostError,
@@ -58,6 +60,7 @@ from loopgram.crypto import AuthKey, RsaPublicKey
 from loopgram.mtproto.deps import Clock, RandomBytes, system_clock, system_random
 from loopgram.net.client import ReconnectPolicy, Sender
 from loopgram.tl import LAYER, TLFunction, TLObject, abcs, functions, types
+from loopgram.tl.core import TLDecodeError
 from loopgram.tl.functions import auth as fauth
 from loopgram.tl.functions import contacts as fcontacts
 from loopgram.tl.functions import messages as fmsg
@@ -132,6 +135,12 @@ class Client:
     or ``None`` (in memory). ``api_id``/``api_hash`` are what Telegram requires (loopgram
     accepts any). ``clock``, ``random_bytes`` and ``sleep`` are injected: tests pass a fake
     clock and a ``sleep`` that moves it (flood waits, ``cache_time``).
+
+    ``layer`` is the API layer the client announces and speaks (default the newest, 229):
+    any layer of the shipped window 158..229, a layer between two shipped ones being spoken
+    as the nearest shipped one below it (``Client.layer`` tells which). Requests, results
+    and updates travel in that layer's layout; everything the client hands out stays a
+    layer-229 object. Outside the window: ``UnsupportedLayerError`` here, at construction.
     """
 
     def __init__(
@@ -160,7 +169,10 @@ class Client:
         clock: Clock = system_clock,
         random_bytes: RandomBytes = system_random,
         sleep: Sleep = asyncio.sleep,
+        layer: int = LAYER,
     ) -> None:
+        self.layer = speakable_layer(layer)
+        self._old_layer: int | None = None if self.layer == LAYER else self.layer
         if session is None:
             session = MemorySession()
         elif isinstance(session, str):
@@ -259,8 +271,8 @@ class Client:
             self.host,
             self.port,
             rsa_keys=self._rsa_keys,
-            listener=_SenderEvents(self),
-            error_factory=rpc_error,
+            listener=_SenderEvents(self) if self._old_layer is None else _OldLayerEvents(self),
+            error_factory=rpc_error if self._old_layer is None else unwrapping(rpc_error),
             auth_key=auth_key,
             salt=self._data.salt,
             time_offset=self._data.time_offset,
@@ -330,7 +342,9 @@ class Client:
             raise ConnectionLostError("the client is not connected")
         while True:
             try:
-                result = await sender.request(request)
+                result = await sender.request(
+                    request if self._old_layer is None else InLayer(request, self._old_layer)
+                )
                 break
             except FloodWaitError as exc:
                 threshold = (
@@ -353,7 +367,7 @@ class Client:
     def _wrap_first(self, query: TLFunction[Any]) -> TLFunction[Any]:
         init = self._init
         return functions.InvokeWithLayer(
-            layer=LAYER,
+            layer=self.layer,
             query=functions.InitConnection(
                 api_id=self.api_id,
                 device_model=init["device_model"],
@@ -859,3 +873,20 @@ class _SenderEvents:
 
     def on_connection_lost(self, reason: str) -> None:
         log.info("connection lost (%s): reconnecting", reason)
+
+
+class _OldLayerEvents(_SenderEvents):
+    """``_SenderEvents`` of a client speaking an older layer: the connection parsed each
+    pushed message as layer 229, which its old constructors are not, so it is read again
+    from its bytes in the client's layer."""
+
+    __slots__ = ()
+
+    def on_update(self, update: TLObject | None, body: bytes) -> None:
+        layer = self._client.layer
+        try:
+            update = read_update(body, layer)
+        except TLDecodeError as exc:
+            log.warning("a pushed message did not decode in layer %d: %s", layer, exc)
+            return
+        super().on_update(update, body)

@@ -19,7 +19,8 @@ By hand:
   storage instance (the client's class is untouched); Pyrogram 2.0 computes it from its
   ``DataCenter`` table, which the adapter points at the server instead (process-wide).
 
-kurigram is not a dependency of loopgram: install it to use this module.
+kurigram is not a dependency of loopgram: install it to use this module. loopgram's own test
+suite runs it with kurigram 2.2 (layer 229) and with Pyrogram 2.0.106 (layer 158).
 """
 
 from __future__ import annotations

@@ -39,6 +39,7 @@ from loopgram.tl.codegen import (
     VECTOR_WRITERS,
     attr_name,
     class_name,
+    lenient_aliases,
     load_schemas,
     walk,
 )
@@ -942,6 +943,7 @@ class LayerGenerator:
 
         # Readers, by old boxed type.
         tables: dict[str, list[str]] = defaultdict(list)
+        entries: dict[str, str] = {}
         old_only: set[str] = set()
         for name in sorted(self.o.ctors):
             o = self.o.ctors[name]
@@ -962,6 +964,11 @@ class LayerGenerator:
                 old_only.add(name)
                 entry = f"_ru.unreadable({name!r}, {self.layer})"
             tables[tname].append(f"    0x{o.id:08X}: {entry},")
+            entries[name] = entry
+        alias_lines = [
+            f"T_{_mangle(target.result.name)}[0x{alias.id:08X}] = {entries[target.name]}"
+            for alias, target in lenient_aliases(self.o.ctors)
+        ]
         fn_entries: list[str] = []
         for name in sorted(self.o.fns):
             o = self.o.fns[name]
@@ -1065,6 +1072,8 @@ class LayerGenerator:
             "for _table in _ALL_TABLES:",
             "    OBJECTS.update(_table)",
             "OBJECTS.update(FUNCTIONS)",
+            "# Lenient readers (codegen.LENIENT_ALIASES), added after OBJECTS.",
+            *alias_lines,
             # Tables for one context (buttons of an inline keyboard) are not in OBJECTS.
             f"for _table in (*_ALL_TABLES, {''.join(t + ', ' for t in context_tables)}"
             "FUNCTIONS, OBJECTS):",
