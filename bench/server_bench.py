@@ -1,15 +1,19 @@
 """Benchmark of the server process: startup, memory, key exchanges over TCP.
 
 Run from the repository root: ``python bench/server_bench.py`` (``--quick`` for a smoke run,
-``--connections N`` to change the 1 000). The server always runs in its own process (this
+``--connections N`` to change the 1 000, ``--write`` to record the results in
+``docs/benchmarks/server.md``). The loopgram package is byte-compiled first, as
+``pip install`` does: a source checkout run under ``PYTHONDONTWRITEBYTECODE`` would otherwise
+compile the ~6 MB of generated TL modules at every start, which costs ~0.6 s and leaves ~90 MB
+of the compiler's freed memory in the process. The server always runs in its own process (this
 script started with ``--child``), so that its RSS is its own; the clients run here, on
 loopgram's sans-I/O ``ClientConnection`` over raw asyncio sockets (one process, one loop).
 
 Rows (medians):
 
 - startup: ``loopgram serve`` from process start to the port accepting a connection, first
-  start of a data directory (RSA key generated) and a later one; and ``LoopgramServer.start()``
-  alone, in process (goal < 1 s);
+  start of a data directory (RSA key generated) and a later one (goal < 1 s for both); and
+  ``LoopgramServer.start()`` alone, in a process that has imported everything already;
 - RSS of the idle server (goal < 60 MB), and with ``N`` authorised idle connections (each ran
   the key exchange, ``invokeWithLayer(initConnection(help.getConfig))`` and signed in as its
   own user), and per connection;
@@ -22,7 +26,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import compileall
 import contextlib
+import io
 import os
 import platform
 import resource
@@ -37,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "docs" / "benchmarks" / "server.md"
 STARTUP_GOAL_S = 1.0
 IDLE_RSS_GOAL_MB = 60.0
 
@@ -314,11 +321,59 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small numbers, for a smoke run")
     parser.add_argument("--connections", type=int, default=1000)
     parser.add_argument("--child", metavar="DATA", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--write", action="store_true", help=f"also write the results to {RESULTS.name}"
+    )
     args = parser.parse_args()
     if args.child:
         asyncio.run(child(args.child))
         return
     raise_fd_limit()
+    import loopgram
+
+    # What an installed package has: every module's bytecode on disk (see the docstring).
+    compileall.compile_dir(Path(loopgram.__file__).parent, quiet=1)
+    report = io.StringIO()
+    out = sys.stdout
+    if args.write:
+        sys.stdout = Tee(out, report)
+    try:
+        measure(args)
+    finally:
+        sys.stdout = out
+    if args.write:
+        write_results(report.getvalue(), args)
+
+
+class Tee(io.TextIOBase):
+    """Print to the terminal and keep a copy for ``--write``."""
+
+    def __init__(self, *streams: Any) -> None:
+        self.streams = streams
+
+    def write(self, text: str) -> int:
+        for stream in self.streams:
+            stream.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        for stream in self.streams:
+            stream.flush()
+
+
+def write_results(text: str, args: argparse.Namespace) -> None:
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    command = "python bench/server_bench.py --write" + (" --quick" if args.quick else "")
+    RESULTS.write_text(
+        "# Server process benchmark: startup, memory, key exchanges\n\n"
+        f"Measured on {time.strftime('%Y-%m-%d')} by `{command}` (each `--write` run rewrites"
+        " this file; the script's docstring says what is measured). Load average at the end:"
+        f" {load}.\n\n```\n{text.rstrip()}\n```\n"
+    )
+    print(f"written to {RESULTS.relative_to(ROOT)}")
+
+
+def measure(args: argparse.Namespace) -> None:
     runs = 1 if args.quick else 5
     n = 50 if args.quick else args.connections
     exchanges = 40 if args.quick else 300
@@ -342,11 +397,9 @@ def main() -> None:
         print("startup (median)")
         print(f"  loopgram serve, first start (RSA key made): {first * 1000:7.0f} ms")
         print(f"  loopgram serve, later start:                {again * 1000:7.0f} ms")
-        verdict = "met" if inside < STARTUP_GOAL_S else "MISSED"
-        print(
-            f"  LoopgramServer.start() in process:          {inside * 1000:7.0f} ms"
-            f"   goal < {STARTUP_GOAL_S * 1000:.0f} ms: {verdict}"
-        )
+        print(f"  LoopgramServer.start() in process:          {inside * 1000:7.0f} ms")
+        verdict = "met" if max(first, again) < STARTUP_GOAL_S else "MISSED"
+        print(f"  goal: process start to listening < {STARTUP_GOAL_S * 1000:.0f} ms: {verdict}")
         print()
 
         server = ServerProcess(str(Path(tmp) / "rss"))

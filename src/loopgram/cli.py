@@ -247,7 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--log-level",
         default="INFO",
-        help="INFO logs connections and logins; DEBUG also every RPC (default INFO)",
+        help="INFO logs connections, logins and every RPC; WARNING only problems (default INFO)",
     )
     serve.add_argument("-v", "--verbose", action="store_true", help="same as --log-level DEBUG")
     serve.set_defaults(func=_serve)

@@ -139,6 +139,9 @@ async def test_serve_info_bot_and_user_create(serving: Serving, tmp_path: Path) 
     assert code == 0, err
     assert "SIGTERM, shutting down" in err
     assert "logged in as bot" in err and "stopped" in err
+    # The default level logs connections and every RPC with its outcome.
+    assert "opened" in err
+    assert "auth.importBotAuthorization -> ok" in err and "users.getUsers -> ok" in err
 
 
 def test_sigint_stops_cleanly(serving: Serving) -> None:

@@ -36,14 +36,17 @@ from telethon.network.connection import (  # type: ignore[import-untyped]
 )
 from telethon.network.mtprotosender import MTProtoSender  # type: ignore[import-untyped]
 from telethon.tl import functions as telethon_functions  # type: ignore[import-untyped]
+from telethon.tl.alltlobjects import LAYER as telethon_layer  # type: ignore[import-untyped]
 
-from loopgram.mtproto.deps import seeded_random, system_clock
+from loopgram.mtproto.deps import FakeClock, seeded_random, system_clock
 from loopgram.mtproto.errors import RemoteProtocolError
 from loopgram.mtproto.events import MessageRejected, RequestReceived
 from loopgram.mtproto.server_connection import ServerConnection
 from loopgram.mtproto.store import MemoryStore
-from loopgram.tl.functions import InvokeWithLayer
-from loopgram.tl.functions.help import GetNearestDc
+from loopgram.server.config import ServerConfig, ServerInfo
+from loopgram.server.services.help import HelpService
+from loopgram.tl.functions import InitConnection, InvokeWithLayer
+from loopgram.tl.functions.help import GetConfig, GetNearestDc
 from loopgram.tl.types import NearestDc
 from tests.vectors.make_vectors import load_test_key
 
@@ -51,6 +54,15 @@ KEY = load_test_key()
 SERVER_SEED = 7
 TELETHON_SEED = 1
 NEAREST = NearestDc(country="NL", this_dc=2, nearest_dc=2)
+
+
+def first_query_of_every_client(request: object) -> bool:
+    """``invokeWithLayer(initConnection(help.getConfig))``."""
+    return (
+        isinstance(request, InvokeWithLayer)
+        and isinstance(request.query, InitConnection)
+        and isinstance(request.query.query, GetConfig)
+    )
 
 
 class Server:
@@ -90,7 +102,12 @@ class Server:
                 for event in events:
                     if not isinstance(event, RequestReceived):
                         continue
-                    if isinstance(event.request, (GetNearestDc, InvokeWithLayer)):
+                    if first_query_of_every_client(event.request):
+                        config = HelpService(
+                            FakeClock(), ServerInfo(port=self.port), ServerConfig()
+                        ).config()
+                        connection.send_result(event.msg_id, config)
+                    elif isinstance(event.request, GetNearestDc):
                         connection.send_result(event.msg_id, NEAREST)
                     else:
                         connection.send_error(event.msg_id, 400, "QUERY_ID_INVALID")
@@ -145,6 +162,27 @@ async def test_telethon_sender_round_trips(server: Server, connection_class: Any
     assert entry.auth_key.key[0] != 0
     assert sender.auth_key.key == entry.auth_key.key
     try:
+        # The first query of every client, answered by this core with a config of this server.
+        config = await asyncio.wait_for(
+            sender.send(
+                telethon_functions.InvokeWithLayerRequest(
+                    telethon_layer,
+                    telethon_functions.InitConnectionRequest(
+                        api_id=1,
+                        device_model="test",
+                        system_version="1",
+                        app_version="1",
+                        system_lang_code="en",
+                        lang_pack="",
+                        lang_code="en",
+                        query=telethon_functions.help.GetConfigRequest(),
+                    ),
+                )
+            ),
+            10,
+        )
+        assert config.this_dc == 2
+        assert [(o.ip_address, o.port) for o in config.dc_options] == [("127.0.0.1", server.port)]
         result = await asyncio.wait_for(
             sender.send(telethon_functions.help.GetNearestDcRequest()), 10
         )

@@ -217,6 +217,94 @@ class ButtonDataInvalidError(BadRequestError):
     DESCRIPTION = "Callback data must be 1 to 64 bytes"
 
 
+class BotInvalidError(BadRequestError):
+    """400 BOT_INVALID: The user named as the inline bot is not a bot."""
+
+    CODE = 400
+    NAME = "BOT_INVALID"
+    DESCRIPTION = "The user named as the inline bot is not a bot"
+
+
+class InlineResultExpiredError(BadRequestError):
+    """400 INLINE_RESULT_EXPIRED: The inline query is unknown or its results expired."""
+
+    CODE = 400
+    NAME = "INLINE_RESULT_EXPIRED"
+    DESCRIPTION = "The inline query is unknown or its results expired"
+
+
+class QueryIdEmptyError(BadRequestError):
+    """400 QUERY_ID_EMPTY: The query id is empty."""
+
+    CODE = 400
+    NAME = "QUERY_ID_EMPTY"
+    DESCRIPTION = "The query id is empty"
+
+
+class ResultIdEmptyError(BadRequestError):
+    """400 RESULT_ID_EMPTY: The result id is empty."""
+
+    CODE = 400
+    NAME = "RESULT_ID_EMPTY"
+    DESCRIPTION = "The result id is empty"
+
+
+class ResultIdInvalidError(BadRequestError):
+    """400 RESULT_ID_INVALID: No result of the inline query has this id."""
+
+    CODE = 400
+    NAME = "RESULT_ID_INVALID"
+    DESCRIPTION = "No result of the inline query has this id"
+
+
+class ResultIdDuplicateError(BadRequestError):
+    """400 RESULT_ID_DUPLICATE: Two results of the answer have the same id."""
+
+    CODE = 400
+    NAME = "RESULT_ID_DUPLICATE"
+    DESCRIPTION = "Two results of the answer have the same id"
+
+
+class ResultTypeInvalidError(BadRequestError):
+    """400 RESULT_TYPE_INVALID: This kind of inline result is not supported."""
+
+    CODE = 400
+    NAME = "RESULT_TYPE_INVALID"
+    DESCRIPTION = "This kind of inline result is not supported"
+
+
+class SendMessageTypeInvalidError(BadRequestError):
+    """400 SEND_MESSAGE_TYPE_INVALID: This kind of inline result message is not supported."""
+
+    CODE = 400
+    NAME = "SEND_MESSAGE_TYPE_INVALID"
+    DESCRIPTION = "This kind of inline result message is not supported"
+
+
+class ResultsTooMuchError(BadRequestError):
+    """400 RESULTS_TOO_MUCH: The answer holds too many inline results."""
+
+    CODE = 400
+    NAME = "RESULTS_TOO_MUCH"
+    DESCRIPTION = "The answer holds too many inline results"
+
+
+class ArticleTitleEmptyError(BadRequestError):
+    """400 ARTICLE_TITLE_EMPTY: An article result has no title."""
+
+    CODE = 400
+    NAME = "ARTICLE_TITLE_EMPTY"
+    DESCRIPTION = "An article result has no title"
+
+
+class NextOffsetInvalidError(BadRequestError):
+    """400 NEXT_OFFSET_INVALID: The next offset is longer than 64 bytes."""
+
+    CODE = 400
+    NAME = "NEXT_OFFSET_INVALID"
+    DESCRIPTION = "The next offset is longer than 64 bytes"
+
+
 class ButtonTextInvalidError(BadRequestError):
     """400 BUTTON_TEXT_INVALID: A button text is empty."""
 
@@ -376,6 +464,17 @@ BY_NAME: Final[dict[str, type[RpcError]]] = {
     "USERNAME_OCCUPIED": UsernameOccupiedError,
     "USERNAME_NOT_OCCUPIED": UsernameNotOccupiedError,
     "BUTTON_DATA_INVALID": ButtonDataInvalidError,
+    "BOT_INVALID": BotInvalidError,
+    "INLINE_RESULT_EXPIRED": InlineResultExpiredError,
+    "QUERY_ID_EMPTY": QueryIdEmptyError,
+    "RESULT_ID_EMPTY": ResultIdEmptyError,
+    "RESULT_ID_INVALID": ResultIdInvalidError,
+    "RESULT_ID_DUPLICATE": ResultIdDuplicateError,
+    "RESULT_TYPE_INVALID": ResultTypeInvalidError,
+    "SEND_MESSAGE_TYPE_INVALID": SendMessageTypeInvalidError,
+    "RESULTS_TOO_MUCH": ResultsTooMuchError,
+    "ARTICLE_TITLE_EMPTY": ArticleTitleEmptyError,
+    "NEXT_OFFSET_INVALID": NextOffsetInvalidError,
     "BUTTON_TEXT_INVALID": ButtonTextInvalidError,
     "BUTTON_TYPE_INVALID": ButtonTypeInvalidError,
     "BUTTON_URL_INVALID": ButtonUrlInvalidError,
@@ -398,7 +497,9 @@ BY_NAME: Final[dict[str, type[RpcError]]] = {
 __all__ = [
     "BY_NAME",
     "AccessTokenInvalidError",
+    "ArticleTitleEmptyError",
     "AuthKeyUnregisteredError",
+    "BotInvalidError",
     "BotMethodInvalidError",
     "BotResponseTimeoutError",
     "ButtonDataInvalidError",
@@ -410,6 +511,7 @@ __all__ = [
     "FirstnameInvalidError",
     "FloodWaitError",
     "GameBotInvalidError",
+    "InlineResultExpiredError",
     "InputFetchErrorError",
     "InputMethodInvalidError",
     "InternalError",
@@ -420,6 +522,7 @@ __all__ = [
     "MessageIdInvalidError",
     "MessageNotModifiedError",
     "MessageTooLongError",
+    "NextOffsetInvalidError",
     "PasswordMissingError",
     "PeerIdInvalidError",
     "PersistentTimestampInvalidError",
@@ -428,9 +531,16 @@ __all__ = [
     "PhoneCodeInvalidError",
     "PhoneNumberInvalidError",
     "PhoneNumberOccupiedError",
+    "QueryIdEmptyError",
     "QueryIdInvalidError",
     "ReplyMarkupInvalidError",
     "ReplyMarkupTooLongError",
+    "ResultIdDuplicateError",
+    "ResultIdEmptyError",
+    "ResultIdInvalidError",
+    "ResultTypeInvalidError",
+    "ResultsTooMuchError",
+    "SendMessageTypeInvalidError",
     "UrlInvalidError",
     "UserBotRequiredError",
     "UserIdInvalidError",

@@ -2,9 +2,9 @@
 
 ``ServerCore`` (``core``) wires everything: services holding the rules (``services``), one
 thin handler per TL method (``handlers``), the dispatcher (``dispatch``), per-session
-contexts (``context``), the update hub (``hub``), callback presses as awaitables
-(``presses``), flood limits (``flood``), Telegram's errors (``errors``) and the knobs
-(``config``). The asyncio driver in ``loopgram.net`` feeds it requests from MTProto
+contexts (``context``), the update hub (``hub``), callback presses and inline queries as
+awaitables (``presses``), flood limits (``flood``), Telegram's errors (``errors``) and the
+knobs (``config``). The asyncio driver in ``loopgram.net`` feeds it requests from MTProto
 connections and writes back what it answers and pushes.
 """
 

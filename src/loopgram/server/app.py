@@ -432,10 +432,13 @@ class ServerApp:
             kind = "bot" if account.is_bot else "user"
             name = f"@{account.username}" if account.username else account.phone or ""
             log.info("connection #%d: logged in as %s %d %s", link.number, kind, account.id, name)
-        if rpc_log.isEnabledFor(logging.DEBUG):
+        # At INFO, the default of `loopgram serve`: a bot developer watching the server wants
+        # each call of the bot under test and its outcome. The check keeps the formatting off
+        # the path when nothing listens (in-process servers, benchmarks).
+        if rpc_log.isEnabledFor(logging.INFO):
             who = account.id if account is not None else "-"
             outcome = "ok" if answer.error is None else str(answer.error)
-            rpc_log.debug(
+            rpc_log.info(
                 "#%d %s %s -> %s (%.1f ms)",
                 link.number,
                 who,
@@ -690,8 +693,9 @@ class LoopgramServer:
         return self.core.create_user(phone, first_name, last_name)
 
     def tick(self) -> int:
-        """Apply the callback-answer deadlines by the clock now; how many presses expired
-        (a test that moves a fake clock calls this instead of waiting for the timer)."""
+        """Apply the callback-answer and inline-query deadlines by the clock now; how many
+        presses and queries expired (a test that moves a fake clock calls this instead of
+        waiting for the timer)."""
         return len(self.core.tick())
 
     # -- internals ----------------------------------------------------------------------------

@@ -62,6 +62,10 @@ class ServerConfig:
     """Most buttons one inline keyboard may hold."""
     history_limit_max: int = 100
     """Most messages one ``messages.getHistory`` page returns."""
+    inline_results_max: int = 50
+    """Most results one answer to an inline query may hold."""
+    inline_results_ttl: float = 300.0
+    """Seconds after the bot's answer during which its inline results can be sent."""
     difference_limit: int = 1000
     """Most log entries one ``updates.getDifference`` returns before it answers a slice."""
     min_layer: int = 158

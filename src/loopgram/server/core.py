@@ -11,7 +11,7 @@ server in ``loopgram.net``) needs only this object:
   at once, or (a query that waits, such as a callback press) a coroutine to run as a task
   for it; send ``answer.error`` with ``send_error`` or ``answer.result`` with
   ``send_result``. ``await dispatch(...)`` does both steps;
-- ``run_timers()`` as a background task (callback-query timeouts).
+- ``run_timers()`` as a background task (callback-query and inline-query timeouts).
 
 The CLI and tests use ``create_bot`` / ``create_user`` on the same object or on a
 ``ServerCore`` opened over the same data directory.
@@ -29,8 +29,8 @@ from loopgram.server.dispatch import Answer, Decoder, Dispatcher
 from loopgram.server.flood import FloodLimiter
 from loopgram.server.handlers import Registry
 from loopgram.server.hub import LocalHub, UpdateHub, UpdateSink
-from loopgram.server.presses import PressBroker, Sleep
-from loopgram.server.services import BotCredentials, PendingPress, Services
+from loopgram.server.presses import Pending, PressBroker, Sleep
+from loopgram.server.services import BotCredentials, Services
 from loopgram.storage import Account, Storage
 
 
@@ -58,7 +58,7 @@ class ServerCore:
             config=config,
             info=info,
         )
-        self.presses = PressBroker(self.services.callbacks, self.hub, clock)
+        self.presses = PressBroker(self.services.callbacks, self.services.inline, self.hub, clock)
         self.sessions = SessionRegistry(storage, self.hub)
         self.limiter = FloodLimiter(clock, self.services.config.rate_for)
         self.dispatcher = Dispatcher(
@@ -94,8 +94,9 @@ class ServerCore:
     ) -> Answer | Coroutine[Any, Any, Answer]:
         return self.dispatcher.start(session, request, body, msg_id)
 
-    def tick(self) -> list[PendingPress]:
-        """Time out the callback presses whose window has closed by the clock."""
+    def tick(self) -> list[Pending]:
+        """Time out the callback presses and inline queries whose window has closed by the
+        clock."""
         return self.presses.expire_due()
 
     def next_deadline(self) -> float | None:

@@ -1,4 +1,5 @@
-"""Server layer: handlers of the ``messages`` namespace, the callback-query pair included."""
+"""Server layer: handlers of the ``messages`` namespace, the callback-query pair and inline
+mode included."""
 
 from __future__ import annotations
 
@@ -154,4 +155,53 @@ async def handle_set_bot_callback_answer(ctx: RequestContext, req: fn.SetBotCall
         message=req.message,
         url=req.url,
         cache_time=req.cache_time,
+    )
+
+
+@registry.method(fn.GetInlineBotResults)
+async def handle_get_inline_bot_results(
+    ctx: RequestContext, req: fn.GetInlineBotResults
+) -> msg_types.BotResults:
+    """messages.getInlineBotResults#514e999d flags:# bot:InputUser peer:InputPeer
+    geo_point:flags.0?InputGeoPoint query:string offset:string = messages.BotResults;"""
+    # Stays pending until the bot answers or the window closes (BOT_RESPONSE_TIMEOUT).
+    return await ctx.presses.inline_query(ctx.me, req.bot, req.peer, req.query, req.offset)
+
+
+@registry.method(fn.SetInlineBotResults)
+async def handle_set_inline_bot_results(ctx: RequestContext, req: fn.SetInlineBotResults) -> bool:
+    """messages.setInlineBotResults#bb12a419 flags:# gallery:flags.0?true private:flags.1?true
+    query_id:long results:Vector<InputBotInlineResult> cache_time:int
+    next_offset:flags.2?string switch_pm:flags.3?InlineBotSwitchPM
+    switch_webview:flags.4?InlineBotWebView = Bool;"""
+    return ctx.presses.answer_inline(
+        ctx.me,
+        req.query_id,
+        req.results,
+        cache_time=req.cache_time,
+        gallery=req.gallery,
+        next_offset=req.next_offset,
+        switch_pm=req.switch_pm,
+        switch_webview=req.switch_webview,
+    )
+
+
+@registry.method(fn.SendInlineBotResult)
+async def handle_send_inline_bot_result(
+    ctx: RequestContext, req: fn.SendInlineBotResult
+) -> types.Updates:
+    """messages.sendInlineBotResult#c0cf7646 flags:# silent:flags.5?true background:flags.6?true
+    clear_draft:flags.7?true hide_via:flags.11?true peer:InputPeer reply_to:flags.0?InputReplyTo
+    random_id:long query_id:long id:string schedule_date:flags.10?int send_as:flags.13?InputPeer
+    quick_reply_shortcut:flags.17?InputQuickReplyShortcut allow_paid_stars:flags.21?long
+    = Updates;"""
+    # The bot always gets updateBotInlineSend, with the inline message id when the message
+    # has buttons (see InlineService.send). hide_via is ignored, as Telegram does for most bots.
+    return ctx.services.inline.send(
+        ctx.me,
+        req.peer,
+        random_id=req.random_id,
+        query_id=req.query_id,
+        result_id=req.id,
+        origin=ctx.origin,
     )

@@ -14,6 +14,7 @@ from loopgram.server.hub import UpdateHub
 from loopgram.server.services.accounts import AccountService, BotCredentials
 from loopgram.server.services.callbacks import CallbackService, PendingPress
 from loopgram.server.services.help import HelpService
+from loopgram.server.services.inline import InlineService, PendingInlineQuery
 from loopgram.server.services.keys import ServerKeys
 from loopgram.server.services.messages import InlineSent, MessageService
 from loopgram.server.services.peers import Peers
@@ -35,6 +36,7 @@ class Services:
     users: UserService
     messages: MessageService
     callbacks: CallbackService
+    inline: InlineService
     updates: UpdateService
     help: HelpService
 
@@ -66,6 +68,7 @@ class Services:
             users=UserService(storage, peers),
             messages=messages,
             callbacks=CallbackService(storage, clock, random_bytes, peers, messages, keys, config),
+            inline=InlineService(storage, clock, random_bytes, hub, peers, messages, config),
             updates=UpdateService(storage, clock, config),
             help=HelpService(clock, info, config),
         )
@@ -77,8 +80,10 @@ __all__ = [
     "CallbackService",
     "HelpService",
     "InlineSent",
+    "InlineService",
     "MessageService",
     "Peers",
+    "PendingInlineQuery",
     "PendingPress",
     "ServerKeys",
     "Services",

@@ -68,6 +68,8 @@ class InlineSent:
 
     message: StoredMessage
     inline_id: types.InputBotInlineMessageID64
+    updates: types.Updates
+    """The sender's answer, as ``messages.sendMessage`` gives it."""
 
 
 class MessageService:
@@ -191,15 +193,17 @@ class MessageService:
         *,
         reply_markup: abcs.ReplyMarkup | None = None,
         entities: list[abcs.MessageEntity] | None = None,
+        random_id: int | None = None,
+        origin: Hashable = None,
     ) -> InlineSent:
         """A message ``sender`` sent to ``peer`` via ``bot``'s inline mode.
 
-        Inline queries are out of scope; this is how the server (and tests) make the message
-        such a query would have produced: a chat message with ``via_bot_id``, and an inline
-        message record holding its text and keyboard under an
-        ``inputBotInlineMessageID64`` (owner = the sender, id = the sender's box id), which
-        the bot edits with ``messages.editInlineBotMessage`` and receives in
-        ``updateInlineBotCallbackQuery``.
+        What ``messages.sendInlineBotResult`` writes (``InlineService.send``): a chat message
+        with ``via_bot_id``, and an inline message record holding its text and keyboard
+        under an ``inputBotInlineMessageID64`` (owner = the sender, id = the sender's box
+        id), which the bot edits with ``messages.editInlineBotMessage`` and receives in
+        ``updateInlineBotCallbackQuery``. With a ``random_id`` the sender's answer carries
+        ``updateMessageID`` for it.
         """
         if not bot.is_bot or sender.is_bot:
             raise PEER_ID_INVALID()
@@ -221,9 +225,21 @@ class MessageService:
                 date=own.date,
             )
         )
+        users = copies_users(copies)
         for copy, update in copies:
-            self._publish(copy.owner_id, [update], copies_users(copies), None)
-        return InlineSent(own, inline_id)
+            self._publish(copy.owner_id, [update], users, origin)
+        own_update = copies[0][1]
+        answer: list[abcs.Update] = [own_update]
+        if random_id is not None:
+            answer.insert(0, types.UpdateMessageID(id=own.id, random_id=random_id))
+        updates = types.Updates(
+            updates=answer,
+            users=self._render_ids(sender.id, users),
+            chats=[],
+            date=own.date,
+            seq=0,
+        )
+        return InlineSent(own, inline_id, updates)
 
     # -- editing ----------------------------------------------------------------------------
 
