@@ -142,6 +142,9 @@ class Derived(NamedTuple):
     new_type: str
     old: tuple[tuple[str, str], ...]
     build: str
+    refuses: tuple[str, ...] = ()
+    """229 constructors of ``new_type`` the old fields cannot express: writing one raises
+    ``LayerConversionError`` instead of sending a default that would mean something else."""
 
 
 DERIVED: tuple[Derived, ...] = (
@@ -155,4 +158,49 @@ DERIVED: tuple[Derived, ...] = (
     ),
     # userFull.theme_emoticon (158, 198) became theme:ChatTheme.
     Derived("theme", "ChatTheme", (("theme_emoticon", "theme_emoticon"),), "chat_theme"),
+    # messages.setChatTheme.emoticon (158, 198) became theme:InputChatTheme. An empty
+    # emoticon always meant "no theme" (inputChatThemeEmpty); a gift theme has no old form,
+    # and sending "" instead would reset the chat's theme.
+    Derived(
+        "theme",
+        "InputChatTheme",
+        (("emoticon", "input_theme_emoticon"),),
+        "input_chat_theme",
+        refuses=("inputChatThemeUniqueGift",),
+    ),
+    # starGiftAttribute{Model,Pattern,Backdrop}.rarity_permille (198) became
+    # rarity:StarGiftAttributeRarity (an exact permille, or a named tier of crafted gifts).
+    Derived(
+        "rarity",
+        "StarGiftAttributeRarity",
+        (("rarity_permille", "rarity_permille"),),
+        "attribute_rarity",
+    ),
 )
+
+# --- objects an older layer cannot express ---------------------------------------------------
+#
+# A layer-229 constructor with no counterpart in an older layer (messageEntityFormattedDate,
+# messageMediaToDo, a new Update...) cannot be written there. Where the server would rather
+# send the rest of the object than nothing, the generated writers degrade it, by where it is:
+#
+# - an element of a ``Vector<T>`` is dropped (a message keeps its other entities);
+# - a single value is replaced by the old layer's stand-in for its type: ``STAND_INS`` if it
+#   names one, else the type's ``*Unsupported`` constructor, else its ``*Empty`` one (present
+#   in the old layer and in 229; same-name fields are carried over, e.g. ``chatEmpty.id``);
+# - an optional value with no stand-in is left out (a reply to a story: not a reply).
+#
+# A required value with no stand-in, and an object with no form written on its own, still
+# raise ``LayerConversionError``. Input constructors (``input*``, or of an ``Input*`` type) are
+# never degraded: they occur in requests, where sending something else than was asked is not
+# sound.
+
+STAND_INS: dict[str, str | None] = {
+    # A bot streaming a draft (229) shows as typing in layers without drafts; its end as the
+    # end of typing. SendMessageAction has no Unsupported/Empty constructor.
+    "sendMessageTextDraftAction": "sendMessageTypingAction",
+    "sendMessageRichMessageDraftAction": "sendMessageTypingAction",
+    "sendMessageStopDraftAction": "sendMessageCancelAction",
+}
+"""Exceptions to the generic stand-in: a 229 constructor or boxed type name -> the old
+constructor written in its place, or ``None`` for "no stand-in" (the constructor key wins)."""
