@@ -253,13 +253,83 @@ def canonical_comb(x: tl.TLObject) -> Combinator:
     return index(spec.NEWEST).comb(x.TL_NAME, isinstance(x, tl.TLFunction))
 
 
-def is_default(v: Any) -> bool:
-    """A default value: absent, zero, empty, or a default object (its fields all defaults)."""
+@cache
+def _costs(layer: int) -> dict[str, int]:
+    """Per boxed type of ``layer``, the fewest nested objects a value of it needs."""
+    ix = index(layer)
+    cost: dict[str, int] = {}
+    changed = True
+    while changed:
+        changed = False
+        for tname, ctors in ix.by_type.items():
+            options = [n for n in (_ctor_cost(c, cost) for c in ctors) if n is not None]
+            if options and cost.get(tname) != min(options):
+                cost[tname] = min(options)
+                changed = True
+    return cost
+
+
+def _ctor_cost(c: Combinator, cost: dict[str, int]) -> int | None:
+    total = 1
+    for a in c.args:
+        if a.flag is not None or a.is_flags or a.type.item is not None:
+            continue
+        if a.type.name in PRIMS or a.type.generic_ref or a.type.name == "Object":
+            continue
+        if a.type.name not in cost:
+            return None
+        total += cost[a.type.name]
+    return total
+
+
+@cache
+def default_ctor(layer: int, tname: str) -> str:
+    """The constructor a missing required value of ``tname`` defaults to, by the rule that
+    ``spec.DEFAULT_CONSTRUCTORS`` documents: the override, else the type's ``*Empty``
+    constructor, else the one needing the fewest nested objects (then the first by name)."""
+    ix = index(layer)
+    ctors = ix.by_type[tname]
+    override = spec.DEFAULT_CONSTRUCTORS.get(tname)
+    if override is not None and override in ix.ctors:
+        return override
+    empty = sorted(c.name for c in ctors if c.name.endswith("Empty"))
+    if empty:
+        return empty[0]
+    cost = _costs(layer)
+    ranked = sorted(
+        ((_ctor_cost(c, cost), c.name) for c in ctors),
+        key=lambda x: (x[0] is None, x[0] or 0, x[1]),
+    )
+    return ranked[0][1]
+
+
+def is_default(v: Any, layer: int = spec.NEWEST) -> bool:
+    """A default value: absent, zero, empty, or the default object of its type (the
+    constructor ``default_ctor`` names, its fields all defaults). Old-layer dicts are judged
+    by ``layer``'s schema, canonical objects by 229's."""
     if isinstance(v, dict):
-        return all(is_default(x) for k, x in v.items() if k != "_")
+        c = index(layer).ctors.get(v["_"])
+        if c is None or v["_"] != default_ctor(layer, c.result.name):
+            return False
+        return all(is_default(x, layer) for k, x in v.items() if k != "_")
     if isinstance(v, tl.TLObject):
-        return True
+        if isinstance(v, tl.TLFunction):
+            return False
+        c = canonical_comb(v)
+        if v.TL_NAME != default_ctor(spec.NEWEST, c.result.name):
+            return False
+        return all(is_default(getattr(v, attr_name(a.name))) for a in c.args if not a.is_flags)
     return v is None or v is False or v == 0 or v in ("", b"") or v == []
+
+
+def absent(f: Any, v: Any, *, carried: bool) -> bool:
+    """Canonical field ``f`` holds what an absent value reads as. Not carried by the old
+    layout and optional: ``None`` (a default-looking object there is still a value). Else
+    the default of its type: an old required field, or one sharing its flag bit with a set
+    field, reads back as zero."""
+    if not carried and f.flag is not None and not f.is_true_flag:
+        return v is None
+    return is_default(v)
 
 
 def carried(f_type: str, o_type: str, container: str, field: str) -> str | None:
@@ -336,14 +406,17 @@ class Agree:
                 if y is not None and not partially_carried(
                     f.name, str(f.type), None if a is None else str(a.type)
                 ):
-                    assert is_default(yv), f"{where}: not carried, but read back {yv!r}"
+                    assert absent(f, yv, carried=False), (
+                        f"{where}: not carried, but read back {yv!r}"
+                    )
                 continue
             assert a is not None
             dv = d.get(a.name)
-            if xv is None or xv is False:
+            # False in an optional Bool is a value; only a true flag is absent when False.
+            if xv is None or (xv is False and f.is_true_flag):
                 if y is not None:
-                    assert is_default(yv), f"{where}: absent, but read back {yv!r}"
-                assert is_default(dv), f"{where}: absent, but written {dv!r}"
+                    assert absent(f, yv, carried=True), f"{where}: absent, but read back {yv!r}"
+                assert is_default(dv, self.layer), f"{where}: absent, but written {dv!r}"
                 continue
             if how == "bool":
                 assert bool(dv) == bool(xv), where
@@ -408,12 +481,14 @@ class Agree:
             where = f"{d['_']}.{f.name} (layer {self.layer})"
             if how is None:
                 if not partially_carried(f.name, str(f.type), None if a is None else str(a.type)):
-                    assert is_default(yv), f"{where}: not in the old layout, read as {yv!r}"
+                    assert absent(f, yv, carried=False), (
+                        f"{where}: not in the old layout, read as {yv!r}"
+                    )
                 continue
             assert a is not None
             dv = d.get(a.name)
-            if dv is None or dv is False:
-                assert is_default(yv), f"{where}: absent, read as {yv!r}"
+            if dv is None or (dv is False and a.is_true_flag):
+                assert absent(f, yv, carried=True), f"{where}: absent, read as {yv!r}"
             elif how == "bool":
                 assert bool(yv) == bool(dv), where
             elif how == "number":
@@ -453,18 +528,21 @@ def keyboard_parts() -> set[str]:
 
 @cache
 def expressible(layer: int) -> frozenset[str]:
-    """Canonical constructors a random object for ``layer`` may use (fixpoint over required
-    fields: a constructor whose required field has no expressible value is left out)."""
+    """Canonical constructors a random object for ``layer`` may use where the old layer
+    carries the value (fixpoint over required carried fields: a constructor whose such field
+    has no expressible value is left out; ``free_fields`` need none)."""
     mod = layers.module(layer)
     assert mod is not None
     ix = index(spec.NEWEST)
     # Keyboard parts are written inside keyboards; the values of derived fields (reply_to)
-    # are spread over old fields, never written as objects.
+    # are spread over old fields, never written as objects -- but what a rule refuses is not
+    # expressible.
     derived = {
         c.name
         for d in spec.DERIVED
         if d.new_type not in index(layer).by_type
         for c in ix.by_type.get(d.new_type, [])
+        if c.name not in d.refuses
     }
     allowed = keyboard_parts() | derived
     ok = {name for name in ix.ctors if name not in mod.NO_EQUIVALENT or name in allowed}
@@ -472,17 +550,43 @@ def expressible(layer: int) -> frozenset[str]:
     while changed:
         changed = False
         for name in sorted(ok):
-            if not makeable(ix.ctors[name], ok):
+            if not makeable(ix.ctors[name], ok, layer):
                 ok.discard(name)
                 changed = True
     return frozenset(ok)
 
 
-def makeable(c: Combinator, ok: set[str] | frozenset[str]) -> bool:
-    """Every required boxed field of ``c`` has a constructor in ``ok``."""
+@cache
+def free_fields(layer: int, name: str, function: bool) -> frozenset[str]:
+    """Fields of canonical ``name`` that ``layer`` does not carry by name and type: left out
+    (connectedBot.rights in 198) or converted by a rule of ``spec`` that takes any value
+    (togglePaidReactionPrivacy.private). Any canonical value will do there; a field whose
+    rule refuses some values (``spec.Derived.refuses``) is not free."""
+    c = index(spec.NEWEST).comb(name, function)
+    if name in KEYBOARD_CONTAINERS or name in (spec.INLINE_MARKUP, spec.INLINE_ROW):
+        return frozenset()
+    old = (index(layer).fns if function else index(layer).ctors).get(name)
+    if old is None:
+        return frozenset()
+    old_args = {a.name: a for a in old.args if not a.is_flags}
+    strict = {(d.new, d.new_type) for d in spec.DERIVED if d.refuses}
+    out = set()
+    for f in c.args:
+        if f.is_flags or (f.name, str(f.type)) in strict:
+            continue
+        a = old_args.get(f.name)
+        if a is None or carried(str(f.type), str(a.type), name, f.name) is None:
+            out.add(f.name)
+    return frozenset(out)
+
+
+def makeable(c: Combinator, ok: set[str] | frozenset[str], layer: int) -> bool:
+    """Every required boxed field of ``c`` that ``layer`` carries has a constructor in
+    ``ok``."""
     ix = index(spec.NEWEST)
+    free = free_fields(layer, c.name, c.is_function)
     for a in c.args:
-        if a.flag is not None or a.is_flags or a.type.item is not None:
+        if a.flag is not None or a.is_flags or a.type.item is not None or a.name in free:
             continue
         if a.type.name in PRIMS or a.type.generic_ref or a.type.name == "Object":
             continue
@@ -568,29 +672,53 @@ class Gen:
             inner = context
         else:
             inner = ""
+        free = self.free(c)
         groups: dict[tuple[str, int], list[Any]] = {}
         for a in c.args:
             if a.flag is not None:
                 groups.setdefault((a.flag.field, a.flag.bit), []).append(a)
         parts: list[st.SearchStrategy[dict[str, Any]]] = []
         for members in groups.values():
-            can = all(self.possible(a.type, inner) for a in members if not a.is_true_flag)
+            can = all(
+                a.name in free or self.possible(a.type, inner)
+                for a in members
+                if not a.is_true_flag
+            )
             switch = st.booleans() if can else st.just(False)
-            parts.append(switch.flatmap(partial(self._group, members, depth=depth, context=inner)))
+            group = partial(self._group, members, depth=depth, context=inner, free=free)
+            parts.append(switch.flatmap(group))
         for a in c.args:
             if a.flag is None and not a.is_flags:
-                parts.append(st.fixed_dictionaries({a.name: self.value(a.type, depth, inner)}))
+                v = self.field_value(a, depth, inner, free)
+                parts.append(st.fixed_dictionaries({a.name: v}))
         return st.tuples(*parts).map(lambda t: self.build(c, t))
 
+    def free(self, c: Combinator) -> frozenset[str]:
+        return frozenset() if self.old else free_fields(self.layer, c.name, c.is_function)
+
+    def field_value(
+        self, a: Any, depth: int, context: str, free: frozenset[str]
+    ) -> st.SearchStrategy[Any]:
+        # A value the old layer never writes as such: anything canonical.
+        if a.name in free:
+            return base.value(a.type, depth)
+        return self.value(a.type, depth, context)
+
     def _group(
-        self, members: list[Any], on: bool, *, depth: int, context: str
+        self,
+        members: list[Any],
+        on: bool,
+        *,
+        depth: int,
+        context: str,
+        free: frozenset[str],
     ) -> st.SearchStrategy[dict[str, Any]]:
         fields: dict[str, st.SearchStrategy[Any]] = {}
         for a in members:
             if a.is_true_flag:
                 fields[a.name] = st.just(on)
             else:
-                fields[a.name] = self.value(a.type, depth, context) if on else st.none()
+                fields[a.name] = self.field_value(a, depth, context, free) if on else st.none()
         return st.fixed_dictionaries(fields)
 
     def build(self, c: Combinator, parts: tuple[dict[str, Any], ...]) -> Any:
@@ -614,6 +742,7 @@ def filled(g: Gen, c: Combinator, *, optional: bool, depth: int = 0, context: st
     elif g.old and c.name == spec.OLD_ROW:
         inner = context
     kw: dict[str, Any] = {}
+    free = g.free(c)
     groups: dict[tuple[str, int], list[Any]] = {}
     for a in c.args:
         if a.flag is not None:
@@ -623,9 +752,14 @@ def filled(g: Gen, c: Combinator, *, optional: bool, depth: int = 0, context: st
             continue
         if a.flag is not None:
             members = groups[(a.flag.field, a.flag.bit)]
-            if not all(g.possible(m.type, inner) for m in members if not m.is_true_flag):
+            if not all(
+                m.name in free or g.possible(m.type, inner) for m in members if not m.is_true_flag
+            ):
                 continue
-        kw[a.name] = _filled_value(g, a.type, optional, depth, inner)
+        if a.name in free:
+            kw[a.name] = base._filled_value(a.type, optional and depth < MAX_DEPTH, depth)
+        else:
+            kw[a.name] = _filled_value(g, a.type, optional, depth, inner)
     return g.build(c, ({k: v for k, v in kw.items()},))
 
 
@@ -678,3 +812,22 @@ def test_interp_rejects_a_constructor_of_the_wrong_type() -> None:
     except OracleError:
         return
     raise AssertionError("a chatEmpty id in a Peer field was accepted")
+
+
+def test_is_default_holds_only_for_the_default_object_of_a_type() -> None:
+    from loopgram.tl import types as t
+
+    # Peer has no *Empty constructor: spec.DEFAULT_CONSTRUCTORS says peerUser.
+    assert is_default(t.PeerUser(user_id=0))
+    assert not is_default(t.PeerUser(user_id=1))
+    assert not is_default(t.PeerChat(chat_id=0))
+    # Otherwise the *Empty constructor.
+    assert is_default(t.InputUserEmpty())
+    assert not is_default(t.InputUserSelf())
+    assert is_default(t.PeerNotifySettings())
+    assert not is_default(t.PeerNotifySettings(silent=True))
+    # Old-layer dicts by the old schema.
+    assert is_default({"_": "inputUserEmpty"}, 158)
+    assert not is_default({"_": "inputUserSelf"}, 158)
+    assert is_default({"_": "peerUser", "user_id": 0}, 158)
+    assert not is_default({"_": "peerChannel", "channel_id": 0}, 158)

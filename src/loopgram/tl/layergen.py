@@ -8,7 +8,9 @@ writes ``loopgram/tl/layers/_l<N>.py``:
   the same too gets its own ``_write`` (identical layouts cost nothing); the others get a
   generated straight-line writer that matches fields by name, drops what the old layer lacks,
   fills what it requires with defaults, and recurses through ``WRITERS`` only into fields
-  whose type can differ. Classes with no old counterpart raise ``LayerConversionError``.
+  whose type can differ. Classes with no old counterpart raise ``NoEquivalentError``; the
+  writers of objects holding one degrade it where ``spec`` says that is sound (dropped from a
+  vector, replaced by the old layer's stand-in for its type, or left out if optional).
 - ``OBJECTS``, ``FUNCTIONS`` and one table per old boxed type: old constructor id -> reader
   producing canonical objects. Same-layout constructors reuse the canonical ``_read``.
 - ``RESULTS``: TL function name -> reader of its result in the old layout.
@@ -57,8 +59,19 @@ _VECTOR_ID = 0x1CB5C415
 _BOOL_FALSE_ID = 0xBC799737
 
 
+_STAND_IN_SUFFIXES = ("Unsupported", "Empty")
+"""Generic stand-ins of a boxed type, best first: "there is something you cannot show", then
+"nothing"."""
+
+
 def _mangle(name: str) -> str:
     return name.replace(".", "__")
+
+
+def _is_input(c: Combinator) -> bool:
+    """Input constructors are what clients send: never degraded (``spec``)."""
+    own = c.name.rsplit(".", 1)[-1]
+    return own.startswith("input") or c.result.name.rsplit(".", 1)[-1].startswith("Input")
 
 
 def _expect(ok: bool, what: object) -> None:
@@ -182,6 +195,11 @@ class LayerGenerator:
         self.reply_rule = self._reply_rule_applies()
         self.wclean_ctors, self.wclean_fns = self._write_clean()
         self.rclean = self._read_clean()
+        self.stand_ins, self.degradable = self._degradation()
+        self._si_code: list[str] = []
+        self._si_funcs: dict[tuple[str, str], str] = {}
+        self._si_tables: dict[str, list[str]] = {}
+        self._dg_code: list[str] = []
 
     # --- analysis ------------------------------------------------------------------------
 
@@ -295,6 +313,135 @@ class LayerGenerator:
                     changed = True
         return clean
 
+    def _degradation(self) -> tuple[dict[str, Combinator], set[str]]:
+        """Canonical constructors with no old form that writers may degrade, and the stand-in
+        (canonical constructor) of those that have one (``spec``, "objects an older layer
+        cannot express")."""
+        degradable: set[str] = set()
+        stand_ins: dict[str, Combinator] = {}
+        for name, c in sorted(self.n.ctors.items()):
+            tname = c.result.name
+            if name in self.o.ctors or tname not in self.o.by_type or _is_input(c):
+                continue
+            degradable.add(name)
+            stand_in = self._stand_in(c)
+            if stand_in is not None:
+                stand_ins[name] = stand_in
+        return stand_ins, degradable
+
+    def _stand_in(self, c: Combinator) -> Combinator | None:
+        tname = c.result.name
+        if c.name in spec.STAND_INS:
+            chosen = spec.STAND_INS[c.name]
+        elif tname in spec.STAND_INS:
+            chosen = spec.STAND_INS[tname]
+        else:
+            chosen = None
+            for suffix in _STAND_IN_SUFFIXES:
+                names = sorted(
+                    x.name
+                    for x in self.o.by_type[tname]
+                    if x.name.endswith(suffix)
+                    and x.name in self.n.ctors
+                    and self.n.ctors[x.name].result.name == tname
+                )
+                if names:
+                    chosen = names[0]
+                    break
+        if chosen is None:
+            return None
+        old, new = self.o.ctors.get(chosen), self.n.ctors.get(chosen)
+        if old is None or new is None or old.result.name != tname or new.result.name != tname:
+            raise ValueError(
+                f"spec.STAND_INS: {chosen} is not a {tname} in layers {self.layer} and 229"
+            )
+        return new
+
+    def degradable_type(self, tname: str) -> bool:
+        return any(c.name in self.degradable for c in self.n.by_type.get(tname, []))
+
+    def degrade_fields(self, c: Combinator) -> list[tuple[str, str, str | None]]:
+        """Fields of canonical ``c`` (written as the same-name old constructor) where an
+        object with no old form is degraded: (attribute, kind, stand-in table or None)."""
+        old = self.o.ctors.get(c.name)
+        if old is None or c.is_function:
+            return []
+        old_types = {a.name: str(a.type) for a in old.args if not a.is_flags}
+        out: list[tuple[str, str, str | None]] = []
+        for f in c.args:
+            if f.is_flags or f.is_true_flag or old_types.get(f.name) != str(f.type):
+                continue
+            ref = f.type
+            if ref.item is not None:
+                if ref.item.item is None and self.degradable_type(ref.item.name):
+                    out.append((attr_name(f.name), "_ru.VECTOR", None))
+                continue
+            if ref.name in _PRIMS or ref.generic_ref or not self.degradable_type(ref.name):
+                continue
+            table = self.stand_in_table(ref.name)
+            if f.flag is not None:
+                out.append((attr_name(f.name), "_ru.OPTIONAL", table))
+            elif table is not None:
+                out.append((attr_name(f.name), "_ru.REQUIRED", table))
+        return out
+
+    def stand_in_table(self, tname: str) -> str | None:
+        """A module table: class with no old form -> factory of its stand-in (``None``: the
+        type has no stand-in)."""
+        name = f"_SI_{_mangle(tname)}"
+        if name in self._si_tables:
+            return name
+        entries = []
+        for c in sorted(self.n.by_type[tname], key=lambda c: c.name):
+            stand_in = self.stand_ins.get(c.name)
+            if stand_in is not None:
+                entries.append(f"    {self.cls(c)}: {self.stand_in_factory(c, stand_in)},")
+        if not entries:
+            return None
+        self._si_tables[name] = entries
+        return name
+
+    def stand_in_factory(self, c: Combinator, s: Combinator) -> str:
+        """A function making stand-in ``s`` for an object of ``c``: fields of the same name
+        and type carried over (``chatEmpty.id``), defaults for the required others."""
+        own = {a.name: a for a in c.args if not a.is_flags}
+        kwargs: list[str] = []
+        for a in s.args:
+            if a.is_flags:
+                continue
+            src = own.get(a.name)
+            attr = attr_name(a.name)
+            same = src is not None and str(src.type) == str(a.type)
+            if src is not None and same:
+                if a.flag is None and src.flag is not None and not src.is_true_flag:
+                    dflt = self.canon_default(a.type)
+                    kwargs.append(f"{attr}=x.{attr} if x.{attr} is not None else {dflt}")
+                else:
+                    kwargs.append(f"{attr}=x.{attr}")
+            elif a.flag is None:
+                kwargs.append(f"{attr}={self.canon_default(a.type)}")
+        key = (c.name, s.name) if kwargs else ("", s.name)
+        fname = self._si_funcs.get(key)
+        if fname is None:
+            fname = f"_si_{_mangle(s.name)}" + (f"__{_mangle(c.name)}" if kwargs else "")
+            ann = self.cls(c) if kwargs else "_Any"
+            self._si_code += [
+                f"def {fname}(x: {ann}) -> {self.cls(s)}:",
+                f"    return {self.cls(s)}({', '.join(kwargs)})",
+                "",
+                "",
+            ]
+            self._si_funcs[key] = fname
+        return fname
+
+    def degradation_code(self) -> list[str]:
+        tables = [
+            line
+            for name in sorted(self._si_tables)
+            for line in (f"{name}: _ru.StandIns = {{", *self._si_tables[name], "}")
+        ]
+        return [*self._si_code, *tables, *self._dg_code, "", ""]
+
     # --- names -----------------------------------------------------------------------------
 
     def cls(self, c: Combinator) -> str:
@@ -381,15 +528,15 @@ class LayerGenerator:
 
     def _derived_for_old(
         self, old_name: str, fields: dict[str, tuple[str, Arg]]
-    ) -> tuple[str, str] | None:
-        """(canonical expression, rules function) for an old field spread from a 229 field."""
+    ) -> tuple[str, spec.Derived] | None:
+        """(canonical expression, rule) for an old field spread from a 229 field."""
         for d in spec.DERIVED:
             getters = dict(d.old)
             hit = fields.get(d.new)
             if old_name in getters and old_name not in fields and hit is not None:
                 var, f = hit
                 if str(f.type) == d.new_type:
-                    return f"{var}.{attr_name(f.name)}", getters[old_name]
+                    return f"{var}.{attr_name(f.name)}", d
         return None
 
     def _convert_w(self, a: Arg, f: Arg, expr: str, pre: list[str]) -> _Src | None:
@@ -436,8 +583,13 @@ class LayerGenerator:
             else:
                 derived = self._derived_for_old(a.name, fields)
                 if derived is not None:
+                    expr, rule = derived
+                    refused = [self.cls(self.n.ctors[name]) for name in rule.refuses]
+                    if refused:
+                        pre.append(f"if isinstance({expr}, ({', '.join(refused)},)):")
+                        pre.append(f"    raise _ru.refused({expr}, {a.name!r}, {self.layer})")
                     local = f"_c_{a.name}"
-                    pre.append(f"{local} = _ru.{derived[1]}({derived[0]})")
+                    pre.append(f"{local} = _ru.{dict(rule.old)[a.name]}({expr})")
                     src = _Src(local, optional=True)
             out[a.name] = src
         return pre, out
@@ -578,15 +730,29 @@ class LayerGenerator:
         old = (self.o.fns if c.is_function else self.o.ctors)[c.name]
         fname = ("wf_" if c.is_function else "w_") + _mangle(c.name)
         lines = [f"def {fname}(x: {self.ann(c)}, o: bytearray) -> None:"]
+        degrade = self.degrade_fields(c)
+        ind = "        " if degrade else "    "
+        if degrade:
+            # try costs nothing unless raised: the common object pays for one len().
+            lines += ["    _at = len(o)", "    try:"]
         src = [("x", c, frozenset[str]())]
         for field, alt_name in spec.SPLITS.get(c.name, ()):
             alt = self.o.ctors.get(alt_name)
             if alt is None or alt_name in self.n.ctors:
                 continue
-            lines.append(f"    if x.{attr_name(field)} is not None:")
-            lines.extend(self.write_body(alt, src, "        "))
-            lines.append("        return")
-        lines.extend(self.write_body(old, src))
+            lines.append(f"{ind}if x.{attr_name(field)} is not None:")
+            lines.extend(self.write_body(alt, src, ind + "    "))
+            lines.append(f"{ind}    return")
+        lines.extend(self.write_body(old, src, ind))
+        if degrade:
+            table = f"_DG_{_mangle(c.name)}"
+            items = "".join(f"({a!r}, {k}, {t}), " for a, k, t in degrade)
+            self._dg_code.append(f"{table}: tuple[_ru.DegradeField, ...] = ({items.rstrip()})")
+            lines += [
+                "    except _NoEquivalentError as _e:",
+                "        del o[_at:]",
+                f"        {fname}(_ru.degrade(x, _e, {table}), o)",
+            ]
         return [*lines, "", ""]
 
     # --- reading: old layout -> canonical ---------------------------------------------------
@@ -1014,7 +1180,7 @@ class LayerGenerator:
                 ]
             results.append(f"    {name!r}: {result_readers[key]},")
 
-        out = body + result_code
+        out = body + result_code + self.degradation_code()
         out += [
             "WRITERS: _DispatchTable[_Writer] = _DispatchTable(",
             f"    {self.layer},",
@@ -1093,6 +1259,12 @@ class LayerGenerator:
             '"""Layer-229 names this layer cannot express (writing raises)."""',
             f"OLD_ONLY: frozenset[str] = frozenset({sorted(old_only)!r})",
             '"""Names of this layer with no layer-229 counterpart (reading raises)."""',
+            f"DEGRADABLE: frozenset[str] = frozenset({sorted(self.degradable)!r})",
+            '"""NO_EQUIVALENT constructors dropped from vectors and left out or stood in for."""',
+            "STAND_INS: dict[str, str] = {",
+            *[f"    {k!r}: {v.name!r}," for k, v in sorted(self.stand_ins.items())],
+            "}",
+            '"""A DEGRADABLE constructor -> the constructor written for it as a single value."""',
         ]
         return self.module_text(out)
 
@@ -1126,6 +1298,7 @@ class LayerGenerator:
             *CORE_CODEC_IMPORTS,
             ")",
             "from loopgram.tl.layers import LayerConversionError as _LayerConversionError",
+            "from loopgram.tl.layers import NoEquivalentError as _NoEquivalentError",
             "from loopgram.tl.layers import rules as _ru",
             "from loopgram.tl.layers.rules import DispatchTable as _DispatchTable",
             *sorted(self.imports),

@@ -17,9 +17,13 @@ is the same in both layers are written by their own ``_write`` and read by their
 (``loopgram.tl.layers._l158`` ...), which is imported when a layer is first used, so that
 importing this package and serving layer 229 cost nothing extra.
 
-A canonical object that an older layer cannot express raises ``LayerConversionError``
-(the server avoids sending those); old bytes that have no canonical meaning raise
-``TLDecodeError``. The rules behind the conversion are in ``loopgram.tl.layers.spec``.
+A canonical object that an older layer cannot express is degraded where that is sound: an
+element of a vector dropped, a single value replaced by the old layer's stand-in for its type
+(``messageMediaUnsupported``...) or left out if optional (``loopgram.tl.layers.spec``, "objects
+an older layer cannot express"). Otherwise writing it raises ``LayerConversionError`` (its
+subclass ``NoEquivalentError`` for a constructor the layer lacks). Old bytes that have no
+canonical meaning raise ``TLDecodeError``. The rules behind the conversion are in
+``loopgram.tl.layers.spec``.
 """
 
 from __future__ import annotations
@@ -72,6 +76,19 @@ class LayerConversionError(TLEncodeError):
         self.name = name
         self.layer = layer
         super().__init__(message)
+
+
+class NoEquivalentError(LayerConversionError):
+    """``obj``'s constructor has no form at all in the target layer.
+
+    The generated writers catch it where the object holding ``obj`` can do without it
+    (dropped from a vector, a stand-in, left out); what reaches the caller had no sound
+    degradation.
+    """
+
+    def __init__(self, message: str, *, name: str, layer: int, obj: TLObject) -> None:
+        self.obj = obj
+        super().__init__(message, name=name, layer=layer)
 
 
 def nearest_layer(layer: int) -> int:
@@ -182,6 +199,7 @@ __all__ = [
     "OLDEST",
     "SUPPORTED",
     "LayerConversionError",
+    "NoEquivalentError",
     "TLDecodeError",
     "UnsupportedLayerError",
     "module",

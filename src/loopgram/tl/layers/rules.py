@@ -3,7 +3,8 @@
 The generated per-layer modules (``loopgram.tl.layers._l158`` ...) call these functions
 where ``loopgram.tl.layers.spec`` says a value changed its type under the same field name
 (``VALUE_CONVERSIONS``) or a 229 field is spread over old fields of other names
-(``DERIVED``), and use the factories at the end for constructors that have no counterpart.
+(``DERIVED``), use the factories at the end for constructors that have no counterpart, and
+``degrade`` where an object holds one that the layer has no form for.
 
 Every conversion takes ``None`` (the value is absent) and returns ``None`` when the value
 cannot be expressed on the other side.
@@ -12,14 +13,15 @@ cannot be expressed on the other side.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, NoReturn, TypeVar
+from typing import Any, Final, NoReturn, TypeVar
 
 import loopgram.tl.abcs as _a
 import loopgram.tl.types as _t
-from loopgram.tl.core import Reader, TLDecodeError, TLObject
-from loopgram.tl.layers import LayerConversionError
+from loopgram.tl.core import Reader, TLDecodeError, TLObject, _new
+from loopgram.tl.layers import LayerConversionError, NoEquivalentError
 
 V = TypeVar("V")
+Obj = TypeVar("Obj", bound=TLObject)
 
 
 class DispatchTable(dict[type[Any], V]):
@@ -171,17 +173,126 @@ def chat_theme(emoticon: str | None) -> _a.ChatTheme | None:
     return None if emoticon is None else _t.ChatTheme(emoticon=emoticon)
 
 
+def input_theme_emoticon(v: _a.InputChatTheme | None) -> str | None:
+    """``messages.setChatTheme``: layers 158 and 198 sent an emoticon, ``""`` for no theme.
+
+    A gift theme is refused by the generated writer (``spec.Derived.refuses``) before this
+    is called, so ``None`` here only means the value is absent.
+    """
+    if isinstance(v, _t.InputChatTheme):
+        return v.emoticon
+    if isinstance(v, _t.InputChatThemeEmpty):
+        return ""
+    return None
+
+
+def input_chat_theme(emoticon: str | None) -> _a.InputChatTheme | None:
+    if emoticon is None:
+        return None
+    if not emoticon:
+        return _t.InputChatThemeEmpty()
+    return _t.InputChatTheme(emoticon=emoticon)
+
+
+TIER_PERMILLE: Final = 0
+"""The permille written for a named rarity tier (uncommon...legendary), which layer 198
+cannot name. Telegram's apps rank the tiers rarer than any exact permille and show 0 as
+"<0.1%", so the smallest permille says the most that is true about a tier."""
+
+
+def rarity_permille(v: _a.StarGiftAttributeRarity | None) -> int | None:
+    """Collectible gift attributes: layer 198 had ``rarity_permille:int``."""
+    if v is None:
+        return None
+    if isinstance(v, _t.StarGiftAttributeRarity):
+        return v.permille
+    return TIER_PERMILLE
+
+
+def attribute_rarity(permille: int | None) -> _a.StarGiftAttributeRarity | None:
+    return None if permille is None else _t.StarGiftAttributeRarity(permille=permille)
+
+
 # --- constructors without a counterpart -------------------------------------------------------
 
 
 def no_equivalent(name: str, layer: int, why: str = "") -> Callable[[Any, bytearray], None]:
-    """A writer for a layer-229 constructor that layer ``layer`` cannot express."""
+    """A writer for a layer-229 constructor that layer ``layer`` cannot express.
+
+    It writes nothing before raising: a writer that degrades it (``degrade``) only has to
+    cut what the object holding it wrote so far.
+    """
     message = f"{name} has no equivalent in layer {layer}" + (f": {why}" if why else "")
 
     def write(obj: TLObject, o: bytearray) -> NoReturn:
-        raise LayerConversionError(message, name=name, layer=layer)
+        raise NoEquivalentError(message, name=name, layer=layer, obj=obj)
 
     return write
+
+
+def refused(value: TLObject, old_field: str, layer: int) -> LayerConversionError:
+    """The error for a value a rule of ``spec.DERIVED`` cannot express (``refuses``)."""
+    name = value.TL_NAME
+    return LayerConversionError(
+        f"{name} cannot be written as {old_field} in layer {layer}", name=name, layer=layer
+    )
+
+
+# --- degrading what an older layer has no form for ----------------------------------------------
+
+StandIns = dict[type[Any], Callable[[Any], TLObject]]
+"""Per layer-229 class with no old form: makes the object written in its place."""
+
+DegradeField = tuple[str, int, "StandIns | None"]
+"""(attribute, ``VECTOR``/``REQUIRED``/``OPTIONAL``, stand-ins for a single value)."""
+
+VECTOR: Final = 0
+REQUIRED: Final = 1
+OPTIONAL: Final = 2
+
+
+def degrade(x: Obj, error: NoEquivalentError, fields: tuple[DegradeField, ...]) -> Obj:
+    """A copy of ``x`` without the object ``error`` names, or with its stand-in.
+
+    Called by a generated writer that caught ``error`` while writing ``x``; ``fields`` are the
+    fields of ``x`` where degrading is sound (``loopgram.tl.layers.spec``). The writer then
+    writes the copy, which may raise again for the next such object. Re-raises ``error``
+    when ``x`` holds the object elsewhere (deeper, or in a required field without a
+    stand-in): then nothing sound exists at this level.
+    """
+    bad = error.obj
+    for attr, kind, stand_ins in fields:
+        value = getattr(x, attr)
+        if kind == VECTOR:
+            if isinstance(value, list) and any(item is bad for item in value):
+                return _with(x, attr, [item for item in value if item is not bad])
+            continue
+        if value is not bad:
+            continue
+        make = None if stand_ins is None else _stand_in(stand_ins, type(value))
+        if make is not None:
+            return _with(x, attr, make(value))
+        if kind == OPTIONAL:
+            return _with(x, attr, None)
+    raise error
+
+
+def _stand_in(stand_ins: StandIns, cls: type[Any]) -> Callable[[Any], TLObject] | None:
+    # Subclasses of generated classes are written as their TL constructor (DispatchTable).
+    for base in cls.__mro__:
+        make = stand_ins.get(base)
+        if make is not None:
+            return make
+    return None
+
+
+def _with(x: Obj, attr: str, value: object) -> Obj:
+    # A shallow copy: the caller's object stays as it was (it may be sent to other layers).
+    y: Obj = _new(type(x))
+    for name in x._FIELDS:
+        setattr(y, name, getattr(x, name))
+    setattr(y, attr, value)
+    return y
 
 
 def unreadable(name: str, layer: int, why: str = "") -> Callable[[Reader], Any]:
