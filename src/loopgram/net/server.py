@@ -179,7 +179,7 @@ class Link(asyncio.Protocol):
             self.close("internal error")
             return
         if events:
-            self.opened = True
+            self._mark_opened()
             # What the application queues on this link while it handles these events goes
             # out with the flush below: no need to schedule another.
             self._receiving = True
@@ -262,7 +262,7 @@ class Link(asyncio.Protocol):
             return
         if data:
             # Something was answered: the client has sent at least one whole packet.
-            self.opened = True
+            self._mark_opened()
             self.sent_bytes += len(data)
             transport.write(data)
         self._arm_ack_timer()
@@ -398,6 +398,18 @@ class Link(asyncio.Protocol):
         if data:
             self.sent_bytes += len(data)
             transport.write(data)
+
+    def _mark_opened(self) -> None:
+        if self.opened:
+            return
+        self.opened = True
+        # The timer was armed for the opening timeout; an idle timeout shorter than what is
+        # left of it must not wait for it.
+        handle = self._idle_handle
+        deadline = self._last_rx + self._limits.idle_timeout
+        if handle is not None and handle.when() > deadline:
+            handle.cancel()
+            self._idle_handle = self._loop.call_at(deadline, self._on_idle)
 
     def _on_idle(self) -> None:
         self._idle_handle = None
