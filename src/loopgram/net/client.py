@@ -316,7 +316,8 @@ class Sender:
 
     def _send(self, call: _Call) -> None:
         conn = self._conn
-        assert conn is not None
+        if conn is None:  # callers send only while connected; never silently drop a call
+            raise ConnectionLost("not connected")
         request = call.request
         if self._needs_wrap and self._wrap_first is not None and isinstance(request, TLFunction):
             self._needs_wrap = False
@@ -551,7 +552,8 @@ class Sender:
 
     async def _ping_loop(self) -> None:
         interval = self.ping_interval
-        assert interval
+        if not interval:
+            return
         while not self._closed:
             await asyncio.sleep(interval)
             if self._conn is None:

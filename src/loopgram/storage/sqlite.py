@@ -218,6 +218,14 @@ def _one(conn: sqlite3.Connection, sql: str, params: Sequence[Any] = ()) -> Row 
     return row
 
 
+def _written(row: Row | None) -> Row:
+    """A row this transaction has just written, read back: its absence is a broken
+    database, not a case callers handle."""
+    if row is None:
+        raise StorageError("a row written in this transaction is missing")
+    return row
+
+
 def _all(conn: sqlite3.Connection, sql: str, params: Sequence[Any] = ()) -> list[Row]:
     return conn.execute(sql, params).fetchall()
 
@@ -270,7 +278,7 @@ class SqliteSettings:
                 (key, bytes(value)),
             )
             row = _one(conn, "SELECT value FROM settings WHERE key = ?", (key,))
-        assert row is not None
+        row = _written(row)
         return bytes(row[0])
 
     def delete(self, key: str) -> None:
@@ -331,7 +339,7 @@ class SqliteAuthKeys:
             if cur.rowcount == 0:
                 raise AuthKeyNotFound(key_id)
             row = _one(conn, f"SELECT {_AUTH_KEY_COLUMNS} FROM auth_keys WHERE id = ?", (key_id,))
-        assert row is not None
+        row = _written(row)
         return _auth_key(row)
 
     def bind_account(self, key_id: int, account_id: int | None) -> AuthKeyRecord:
@@ -662,7 +670,7 @@ class SqliteAccounts:
                 row = _one(
                     conn, f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE id = ?", (account_id,)
                 )
-            assert row is not None
+            row = _written(row)
             account = _account(row)
             db.remember_account(account)
         return account
@@ -732,7 +740,7 @@ def _next_pts(
     row = _one(
         conn, "SELECT pts, last_box_id FROM account_state WHERE account_id = ?", (account_id,)
     )
-    assert row is not None
+    row = _written(row)
     return row[0], row[1]
 
 
@@ -821,7 +829,8 @@ class SqliteMessages:
                 ),
             )
             global_id = cur.lastrowid
-            assert global_id is not None
+            if global_id is None:
+                raise StorageError("INSERT into messages gave no row id")
             result = []
             for owner_id, owner_peer, out in boxes:
                 pts, box_id = _next_pts(conn, owner_id, 1, when, new_box_id=True)
@@ -982,7 +991,7 @@ class SqliteMessages:
                         f"{_MESSAGE_SELECT} WHERE b.owner_id = ? AND b.box_id = ?",
                         (copy_owner, box_id),
                     )
-                    assert full is not None
+                    full = _written(full)
                     copy = _message(full)
                     result.append((copy, _log(conn, copy_owner, pts, 1, when, render_update(copy))))
             for copy, _ in result:
@@ -1154,7 +1163,7 @@ class SqliteInlineMessages:
             if _update_by_id(conn, "inline_messages", key, changes) == 0:
                 raise InlineMessageNotFound(f"inline message {key.hex()} not found")
             row = _one(conn, f"SELECT {_INLINE_COLUMNS} FROM inline_messages WHERE id = ?", (key,))
-        assert row is not None
+        row = _written(row)
         return _inline(row)
 
     def delete(self, inline_message_id: bytes) -> bool:
