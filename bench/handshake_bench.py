@@ -28,7 +28,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from loopgram.crypto import RsaPrivateKey, generate_keypair, generate_pq, get_backend
+from loopgram.crypto import (
+    SERVER_EXPONENT_BITS,
+    RsaPrivateKey,
+    generate_keypair,
+    generate_pq,
+    get_backend,
+)
 from loopgram.crypto.bigint import available_powmods
 from loopgram.crypto.pq import available_factorizers
 from loopgram.mtproto.deps import FakeClock, seeded_random
@@ -185,7 +191,9 @@ def main() -> None:
 
     def pools(run: int) -> tuple[KeypairProvider, PqProvider]:
         random_bytes = seeded_random(7 + run)
-        keypairs = PrecomputedPool(lambda: generate_keypair(random_bytes), size=exchanges)
+        keypairs = PrecomputedPool(
+            lambda: generate_keypair(random_bytes, bits=SERVER_EXPONENT_BITS), size=exchanges
+        )
         pqs = PrecomputedPool(lambda: generate_pq(random_bytes), size=exchanges)
         started = time.perf_counter()
         keypairs.fill()

@@ -10,6 +10,7 @@ from loopgram.crypto.dh import (
     DH_PRIME,
     DH_PRIME_BYTES,
     DH_SAFETY_MARGIN,
+    SERVER_EXPONENT_BITS,
     check_dh_params,
     check_dh_public,
     compute_shared,
@@ -161,6 +162,47 @@ def test_precompute_keypairs() -> None:
     assert precompute_keypairs(0) == []
     with pytest.raises(CryptoValueError):
         precompute_keypairs(-1)
+
+
+def test_short_exponent_keypair_draws_only_the_asked_bits() -> None:
+    sizes: list[int] = []
+    rng = seeded(11)
+
+    def recording(size: int) -> bytes:
+        sizes.append(size)
+        return rng(size)
+
+    a, g_a = generate_keypair(recording, bits=SERVER_EXPONENT_BITS)
+    assert sizes == [SERVER_EXPONENT_BITS // 8]
+    assert a.bit_length() <= SERVER_EXPONENT_BITS
+    assert g_a == pow(DH_G, a, DH_PRIME)
+    check_dh_public(g_a)
+
+
+def test_short_exponent_agrees_with_a_full_client_exponent() -> None:
+    a, g_a = generate_keypair(seeded(12), bits=SERVER_EXPONENT_BITS)
+    b, g_b = generate_keypair(seeded(13))
+    assert b.bit_length() > SERVER_EXPONENT_BITS
+    assert compute_shared(a, g_b) == compute_shared(b, g_a)
+
+
+def test_server_exponent_stays_above_the_group_strength() -> None:
+    # a 2048-bit safe-prime group gives ~112 bits; kangaroo on a k-bit exponent costs 2^(k/2)
+    assert SERVER_EXPONENT_BITS // 2 >= 112
+
+
+@pytest.mark.parametrize("bits", [0, 56, 100, 2056, -8])
+def test_keypair_refuses_an_exponent_size_outside_the_range(bits: int) -> None:
+    with pytest.raises(CryptoValueError):
+        generate_keypair(seeded(1), bits=bits)
+    with pytest.raises(CryptoValueError):
+        precompute_keypairs(1, seeded(1), bits=bits)
+
+
+def test_precompute_short_keypairs() -> None:
+    pairs = precompute_keypairs(2, seeded(14), bits=SERVER_EXPONENT_BITS)
+    assert all(a.bit_length() <= SERVER_EXPONENT_BITS for a, _ in pairs)
+    assert all(g_a == pow(DH_G, a, DH_PRIME) for a, g_a in pairs)
 
 
 def test_verified_groups_are_cached() -> None:

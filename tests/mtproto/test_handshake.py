@@ -18,6 +18,7 @@ from loopgram import LoopgramError
 from loopgram.crypto import (
     DH_PRIME,
     DH_PRIME_BYTES,
+    SERVER_EXPONENT_BITS,
     AuthKey,
     RsaPadding,
     RsaPrivateKey,
@@ -924,6 +925,37 @@ def test_server_with_precomputed_keypairs_and_pq() -> None:
     client_result, server_result, _ = run(make_client(), server)
     assert client_result.auth_key == server_result.auth_key
     assert (len(keypairs), len(pqs), keypairs.misses, pqs.misses) == (1, 1, 0, 0)
+
+
+def recording(seed: int, draws: list[bytes]) -> Callable[[int], bytes]:
+    rng = seeded_random(seed)
+
+    def draw(size: int) -> bytes:
+        value = rng(size)
+        draws.append(value)
+        return value
+
+    return draw
+
+
+def test_server_draws_a_short_exponent_and_the_client_a_full_one() -> None:
+    server_draws: list[bytes] = []
+    client_draws: list[bytes] = []
+    server = ServerHandshake(
+        rsa_keys=[KEY], clock=FakeClock(START + 30), random_bytes=recording(2, server_draws)
+    )
+    client = ClientHandshake(
+        rsa_keys=[KEY.public_key], clock=FakeClock(START), random_bytes=recording(1, client_draws)
+    )
+    client_result, server_result, _ = run(client, server)
+    a_draws = [d for d in server_draws if len(d) == SERVER_EXPONENT_BITS // 8]
+    b_draws = [d for d in client_draws if len(d) == 256]
+    assert len(a_draws) == 1
+    assert not [d for d in server_draws if len(d) == 256]
+    a = int.from_bytes(a_draws[0])
+    # auth_key = g^(a*b) mod dh_prime, with a the server's 256-bit draw
+    shared = pow(3, a * int.from_bytes(b_draws[-1]), DH_PRIME)
+    assert server_result.auth_key.key == client_result.auth_key.key == shared.to_bytes(256)
 
 
 def test_many_random_exchanges_agree() -> None:

@@ -23,9 +23,10 @@ transport error -404 and the exchange is forgotten; the client must start again.
 that the protocol itself reports (a ``g_b`` outside the safe range, a wrong ``retry_id``,
 too many auth key id collisions) are answered with ``dh_gen_fail``.
 
-Speed: a server exchange costs one RSA decryption and one 2048-bit exponentiation
-(``g_b^a``) on the critical path; the other exponentiation (``g_a = g^a``) and the ``pq``
-generation can be computed ahead with :class:`PrecomputedPool`.
+Speed: a server exchange costs one RSA decryption and one exponentiation (``g_b^a``, with
+the server's short exponent, :data:`loopgram.crypto.SERVER_EXPONENT_BITS`) on the critical
+path; the other exponentiation (``g_a = g^a``) and the ``pq`` generation can be computed ahead
+with :class:`PrecomputedPool`.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from loopgram.crypto import (
     DH_G,
     DH_PRIME,
     DH_PRIME_BYTES,
+    SERVER_EXPONENT_BITS,
     AuthKey,
     CryptoError,
     RsaPadding,
@@ -324,7 +326,9 @@ class ServerHandshake:
         self._clock: Final = clock
         self._random: Final = random_bytes
         self._dc_id: Final = dc_id
-        self._keypair: Final[KeypairProvider] = keypair or (lambda: generate_keypair(random_bytes))
+        self._keypair: Final[KeypairProvider] = keypair or (
+            lambda: generate_keypair(random_bytes, bits=SERVER_EXPONENT_BITS)
+        )
         self._pq: Final[PqProvider] = pq or (lambda: generate_pq(random_bytes))
         self._key_exists: Final[KeyExists] = key_exists or (lambda _key_id: False)
         self._state = ServerState.AWAITING_REQ_PQ

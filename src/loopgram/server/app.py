@@ -44,7 +44,7 @@ from types import TracebackType
 from typing import Any, Final
 
 from loopgram import tl
-from loopgram.crypto import RsaPrivateKey, generate_keypair, generate_pq
+from loopgram.crypto import SERVER_EXPONENT_BITS, RsaPrivateKey, generate_keypair, generate_pq
 from loopgram.mtproto.deps import Clock, RandomBytes, system_clock, system_random
 from loopgram.mtproto.errors import LocalProtocolError
 from loopgram.mtproto.events import (
@@ -507,7 +507,9 @@ class LoopgramServer:
         self._listener: Listener | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._stopped: asyncio.Event | None = None
-        self._keypairs = PrecomputedPool(lambda: generate_keypair(random_bytes), size=pool_size)
+        self._keypairs = PrecomputedPool(
+            lambda: generate_keypair(random_bytes, bits=SERVER_EXPONENT_BITS), size=pool_size
+        )
         self._pqs = PrecomputedPool(lambda: generate_pq(random_bytes), size=pool_size)
         self._filling = False
         self._released = asyncio.Event()
