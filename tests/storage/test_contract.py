@@ -74,6 +74,23 @@ def make_pair(storage: Storage) -> tuple[int, int]:
     return bot, user
 
 
+# -- reading scopes ---------------------------------------------------------------------------
+
+
+def test_reads_in_a_reading_scope_see_the_scopes_own_writes_at_once(storage: Storage) -> None:
+    bot, user = make_pair(storage)
+    with storage.reading():
+        account = storage.accounts.get(bot)
+        assert account is not None and account.username == "TestBot"
+        renamed = storage.accounts.update(bot, username="OtherBot")
+        assert storage.accounts.get(bot) == renamed
+        _, theirs = send(storage, bot, user, "one")
+        assert storage.messages.get(user, theirs.id) == theirs
+        with storage.reading():
+            assert storage.accounts.get(user) is not None
+    assert storage.accounts.get(bot) == renamed
+
+
 # -- settings ---------------------------------------------------------------------------------
 
 

@@ -246,6 +246,83 @@ def test_rows_read_before_another_connection_writes_are_not_served_stale(
         assert server.messages.get(bot.id, own.id) is None
 
 
+def data_version_checks(storage: SqliteStorage) -> list[str]:
+    """The ``PRAGMA data_version`` statements the storage's connection runs from now on."""
+    seen: list[str] = []
+    conn = storage._db.conn
+    assert conn is not None
+    conn.set_trace_callback(lambda sql: seen.append(sql) if "data_version" in sql else None)
+    return seen
+
+
+def test_cached_reads_in_one_reading_scope_check_other_writers_once(tmp_path: Path) -> None:
+    with open_db(tmp_path / "x.db") as storage:
+        bot = storage.accounts.create_bot("TestBot", "Test", "secret")
+        user = storage.accounts.create_user("15550001", "Alice")
+        _, (theirs, _) = storage.messages.send(
+            sender_id=bot.id, peer=PeerRef.user(user.id), text="one", render_update=render
+        )
+        checks = data_version_checks(storage)
+        for _ in range(3):
+            storage.accounts.get(bot.id)
+        assert len(checks) == 3
+        checks.clear()
+        with storage.reading():
+            assert checks == []  # nothing read yet, nothing checked
+            for _ in range(3):
+                assert storage.accounts.get(bot.id) == bot
+                assert storage.messages.get(user.id, theirs.id) == theirs
+            with storage.reading():
+                storage.accounts.get(user.id)
+        assert len(checks) == 1
+        with storage.reading():
+            storage.accounts.get(bot.id)
+        assert len(checks) == 2
+
+
+def test_another_connections_commit_is_seen_from_the_next_reading_scope(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "x.db"
+    with open_db(path) as server, open_db(path) as cli:
+        bot = server.accounts.create_bot("TestBot", "Test", "secret")
+        with server.reading():
+            assert server.accounts.get(bot.id) == bot
+            renamed = cli.accounts.update(bot.id, username="NewBot")
+            own = server.accounts.create_user("15550001", "Alice")
+            assert server.accounts.get(own.id) == own  # its own writes: at once
+        with server.reading():
+            assert server.accounts.get(bot.id) == renamed
+
+
+def test_a_reading_scope_keeps_other_threads_out_until_it_ends(tmp_path: Path) -> None:
+    with open_db(tmp_path / "x.db") as storage:
+        bot = storage.accounts.create_bot("TestBot", "Test", "secret")
+        order: list[str] = []
+        entered = threading.Event()
+
+        def other() -> None:
+            entered.wait()
+            storage.accounts.get(bot.id)
+            order.append("other thread read")
+
+        thread = threading.Thread(target=other)
+        thread.start()
+        with storage.reading():
+            entered.set()
+            thread.join(timeout=0.2)  # it cannot finish while the scope holds the lock
+            order.append("scope ended")
+        thread.join()
+        assert order == ["scope ended", "other thread read"]
+
+
+def test_reading_on_a_closed_storage_lets_the_reads_raise(tmp_path: Path) -> None:
+    storage = open_db(tmp_path / "x.db")
+    storage.close()
+    with pytest.raises(StorageError), storage.reading():
+        storage.accounts.get(FIRST_ACCOUNT_ID)
+
+
 def test_concurrent_writers_get_distinct_ids(tmp_path: Path) -> None:
     path = tmp_path / "x.db"
     open_db(path).close()

@@ -240,6 +240,12 @@ class ServerApp:
         self._by_link[link] = set()
 
     def events_received(self, link: Link, events: list[Event]) -> None:
+        # What one read brought is served as one step: its requests' storage reads share
+        # one check for other writers' commits (three per callback press otherwise).
+        with self.core.storage.reading():
+            self._serve_events(link, events)
+
+    def _serve_events(self, link: Link, events: list[Event]) -> None:
         for event in events:
             if isinstance(event, RequestReceived):
                 self._on_request(link, event)

@@ -12,7 +12,7 @@ import os
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from types import TracebackType
 
@@ -735,6 +735,10 @@ class MemoryStorage:
     @property
     def inline_messages(self) -> MemoryInlineMessages:
         return self._inline_messages
+
+    def reading(self) -> AbstractContextManager[None]:
+        """Nothing to group here: every read sees the one copy of the data."""
+        return nullcontext()
 
     def close(self) -> None:
         with self._data.lock:

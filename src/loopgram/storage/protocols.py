@@ -10,6 +10,7 @@ arguments (a 255-byte key, an id outside int64) raise ``ValueError``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import Protocol
 
@@ -293,6 +294,12 @@ class Storage(Protocol):
 
     @property
     def inline_messages(self) -> InlineMessageRepository: ...
+
+    def reading(self) -> AbstractContextManager[None]:
+        """A scope for the reads of one short synchronous step: a backend that caches
+        rows may check them against other writers once, on entry, rather than at every
+        read. Writes inside are seen at once, as anywhere."""
+        ...
 
     def close(self) -> None:
         """Release the backend; using the storage afterwards raises ``StorageClosed``."""

@@ -89,6 +89,33 @@ _CACHE_SIZE: Final = 65_536
 """Rows kept per cache (accounts, message copies); the oldest entry goes first."""
 
 
+class _ReadScope:
+    """``_Db.reading()``: a plain class, not a generator context manager, because the
+    server enters one per read from a socket."""
+
+    __slots__ = ("_db",)
+
+    def __init__(self, db: _Db) -> None:
+        self._db = db
+
+    def __enter__(self) -> None:
+        db = self._db
+        db.lock.acquire()
+        if not db._scopes:
+            db._checked = False  # the first read inside makes the one check
+        db._scopes += 1
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        db = self._db
+        db._scopes -= 1
+        db.lock.release()
+
+
 class _Db:
     """The connection, its lock, one-transaction-per-call helpers, and the row caches.
 
@@ -116,6 +143,10 @@ class _Db:
         # One cursor for the version check: making a cursor costs as much as the pragma.
         self._version_cursor = conn.cursor()
         self._data_version: object = None
+        # Inside reading(): how deep, and whether the version was checked in this scope.
+        self._scopes = 0
+        self._checked = False
+        self._scope = _ReadScope(self)
 
     def now(self) -> int:
         return c.now(self.clock)
@@ -125,6 +156,10 @@ class _Db:
         (call with the lock held)."""
         if self.conn is None:
             raise StorageClosed("the storage is closed")
+        if self._scopes:
+            if self._checked:
+                return
+            self._checked = True
         cursor = self._version_cursor
         try:
             cursor.execute("PRAGMA data_version")
@@ -1318,6 +1353,17 @@ class SqliteStorage:
     @property
     def inline_messages(self) -> SqliteInlineMessages:
         return self._inline_messages
+
+    def reading(self) -> AbstractContextManager[None]:
+        """Group the reads of one synchronous step (the server: one batch of requests).
+
+        The cached rows are checked against other connections' commits once, at the first
+        read inside, instead of at every read (the ``PRAGMA data_version`` is most of what a
+        cached read costs, and a callback press makes three); a commit elsewhere is seen
+        from the next step on. The connection's lock is held inside: other threads using
+        this storage wait, so keep the step short and never wait on such a thread in it.
+        """
+        return self._db._scope
 
     def schema_versions(self) -> list[tuple[int, str, int]]:
         """``(version, name, applied_at)`` of every applied migration."""
