@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
+import pytest
 from telethon import TelegramClient, events  # type: ignore[import-untyped]
 from telethon.tl.custom import Message  # type: ignore[import-untyped]
 
+from loopgram.testing.server import ServerThread
 from loopgram.testing.telethon import ServerLike, telethon_client
 
 T = TypeVar("T")
@@ -116,3 +120,140 @@ async def make_pair(
     finally:
         bot.remove_event_handler(on_start)
     return Pair(bot, user, bot_me.id, user_me.id, bot_me.username)
+
+
+PEER_TIMEOUT = 45.0
+
+
+class Peer:
+    """One client library in a process of its own (Pyrogram 2.0.106, GramJS), driven through
+    its stdin (orders, one JSON line) and reporting JSON lines on its stdout."""
+
+    def __init__(self, name: str, process: asyncio.subprocess.Process, stderr: Path) -> None:
+        self.name = name
+        self.process = process
+        self.stderr = stderr
+        self.events: list[dict[str, Any]] = []
+
+    @classmethod
+    async def launch(
+        cls,
+        name: str,
+        argv: list[str],
+        orders: dict[str, Any],
+        stderr: Path,
+        env: dict[str, str],
+        started: list[Peer],
+    ) -> tuple[Peer, dict[str, Any]]:
+        """Start ``argv``, give it ``orders`` and read its ``ready`` report; the peer joins
+        ``started`` first, so that it is closed even if it never gets ready."""
+        with open(stderr, "wb") as err:
+            process = await asyncio.create_subprocess_exec(
+                *argv,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=err,
+                env=env,
+            )
+        peer = cls(name, process, stderr)
+        started.append(peer)
+        if process.stdin is None:
+            raise RuntimeError("the peer was started without a stdin pipe")
+        process.stdin.write(json.dumps(orders).encode() + b"\n")
+        await process.stdin.drain()
+        return peer, await peer.expect("ready")
+
+    async def expect(self, event: str, timeout: float = PEER_TIMEOUT) -> dict[str, Any]:
+        """The next report, which must be ``event``."""
+        stdout = self.process.stdout
+        if stdout is None:
+            raise RuntimeError("the peer was started without a stdout pipe")
+        try:
+            line = await asyncio.wait_for(stdout.readline(), timeout)
+        except TimeoutError:
+            pytest.fail(f"the {self.name} peer said nothing for {timeout} s{self.log()}")
+        if not line:
+            pytest.fail(f"the {self.name} peer exited before {event!r}{self.log()}")
+        report: dict[str, Any] = json.loads(line)
+        self.events.append(report)
+        if report["event"] == "error":
+            pytest.fail(f"the {self.name} peer failed:\n{report['error']}{self.log()}")
+        assert report["event"] == event, report
+        return report
+
+    def log(self) -> str:
+        text = self.stderr.read_text(errors="replace")[-4000:]
+        return f"\n--- its stderr ---\n{text}" if text else ""
+
+    def logged(self, sign: str) -> bool:
+        """Whether its stderr holds ``sign``."""
+        return sign in self.stderr.read_text(errors="replace")
+
+    async def close(self) -> None:
+        """Close its stdin (a peer stops then) and wait for it to exit."""
+        stdin = self.process.stdin
+        if stdin is not None and not stdin.is_closing():
+            stdin.close()
+        try:
+            await asyncio.wait_for(self.process.wait(), 15)
+        except TimeoutError:
+            self.process.kill()
+            await self.process.wait()
+
+
+KEYBOARD = [[["Buy", "buy"], ["Info", "info"]], [["Cancel", "cancel"]]]
+"""The inline keyboard of the cross-library tests: rows of (label, callback data); the user
+presses "info"."""
+
+
+def answer_for(bot_username: str) -> dict[str, Any]:
+    """What the bot answers: the callback-query rules allow only its own deep link."""
+    return {
+        "text": "Added to cart",
+        "alert": True,
+        "url": f"https://t.me/{bot_username}?start=x",
+        "cache_time": 42,
+    }
+
+
+def served_layers(server: ServerThread, account_id: int) -> set[int | None]:
+    """The layers the server speaks with the account's auth keys (announced in
+    ``invokeWithLayer``): proof that a peer was served in its own layer."""
+
+    def layers() -> set[int | None]:
+        return {key.layer for key in server.server.storage.auth_keys.for_account(account_id)}
+
+    return server.call(layers)
+
+
+@dataclass
+class KeyboardBot:
+    """A Telethon bot that answers ``/start`` with a keyboard and every press with one
+    answer; ``presses`` holds (data, presser id) as they came."""
+
+    client: TelegramClient
+    id: int
+    presses: list[tuple[bytes, int]]
+
+
+async def start_keyboard_bot(
+    server: ServerThread, username: str, keyboard: list[list[list[str]]], answer: dict[str, Any]
+) -> KeyboardBot:
+    from telethon import Button  # type: ignore[import-untyped]
+
+    client = await start_bot(server, server.create_bot(username))
+    bot = KeyboardBot(client, (await client.get_me()).id, [])
+
+    @client.on(events.NewMessage(pattern="/start"))  # type: ignore[misc]
+    async def on_start(event: Any) -> None:
+        buttons = [[Button.inline(label, data.encode()) for label, data in row] for row in keyboard]
+        await event.respond("pick one", buttons=buttons)
+
+    @client.on(events.CallbackQuery())  # type: ignore[misc]
+    async def on_press(event: Any) -> None:
+        bot.presses.append((event.data, event.sender_id))
+        await event.answer(
+            answer["text"], alert=True, url=answer["url"], cache_time=answer["cache_time"]
+        )
+
+    return bot

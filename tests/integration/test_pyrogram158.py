@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
-import json
 import os
 import site
 import subprocess
@@ -41,11 +40,20 @@ import pytest
 
 from loopgram.testing.server import ServerThread
 
-from .support import LOGIN_CODE, eventually, start_bot, start_user, within
+from .support import (
+    KEYBOARD,
+    LOGIN_CODE,
+    Peer,
+    answer_for,
+    eventually,
+    served_layers,
+    start_keyboard_bot,
+    start_user,
+    within,
+)
 
 PYROGRAM = "pyrogram==2.0.106"
 PEER = Path(__file__).with_name("pyrogram158_peer.py")
-EVENT_TIMEOUT = 45.0
 # pip's words for "the index cannot be reached" (offline, no DNS, proxy refused...); other
 # failures -- the index answered but pip found no fitting release -- fail the tests.
 _OFFLINE = (
@@ -131,52 +139,6 @@ def pyrogram158_python(request: pytest.FixtureRequest) -> Path:
     return python
 
 
-class Peer:
-    """One Pyrogram 2.0.106 process, driven through its stdin and stdout."""
-
-    def __init__(self, process: asyncio.subprocess.Process, stderr: Path) -> None:
-        self.process = process
-        self.stderr = stderr
-        self.events: list[dict[str, Any]] = []
-
-    async def expect(self, event: str, timeout: float = EVENT_TIMEOUT) -> dict[str, Any]:
-        """The next report, which must be ``event``."""
-        stdout = self.process.stdout
-        assert stdout is not None
-        try:
-            line = await asyncio.wait_for(stdout.readline(), timeout)
-        except TimeoutError:
-            pytest.fail(f"the Pyrogram peer said nothing for {timeout} s{self.log()}")
-        if not line:
-            pytest.fail(f"the Pyrogram peer exited before {event!r}{self.log()}")
-        report: dict[str, Any] = json.loads(line)
-        self.events.append(report)
-        if report["event"] == "error":
-            pytest.fail(f"the Pyrogram peer failed:\n{report['error']}{self.log()}")
-        assert report["event"] == event, report
-        return report
-
-    def log(self) -> str:
-        text = self.stderr.read_text(errors="replace")[-4000:]
-        return f"\n--- its stderr ---\n{text}" if text else ""
-
-    def choked(self) -> bool:
-        """Whether it logged a traceback: Pyrogram drops a packet it cannot parse (an unknown
-        constructor) with one, and carries on as if nothing had arrived."""
-        return "Traceback" in self.stderr.read_text(errors="replace")
-
-    async def close(self) -> None:
-        """Close its stdin (a bot stops then) and wait for it to exit."""
-        stdin = self.process.stdin
-        if stdin is not None and not stdin.is_closing():
-            stdin.close()
-        try:
-            await asyncio.wait_for(self.process.wait(), 15)
-        except TimeoutError:
-            self.process.kill()
-            await self.process.wait()
-
-
 Spawn = Callable[..., Awaitable[tuple[Peer, dict[str, Any]]]]
 """``spawn(role=..., **orders)``: a running peer and its ``ready`` report."""
 
@@ -194,44 +156,24 @@ async def spawn(
             "port": loopgram_server.port,
             "pem": loopgram_server.public_key_pem,
         }
-        stderr = tmp_path / f"peer{len(peers)}-{config['role']}.stderr"
-        with open(stderr, "wb") as err:
-            process = await asyncio.create_subprocess_exec(
-                pyrogram158_python,
-                str(PEER),
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=err,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            )
-        peer = Peer(process, stderr)
-        peers.append(peer)
-        assert process.stdin is not None
-        process.stdin.write(json.dumps(config).encode() + b"\n")
-        await process.stdin.drain()
-        ready = await peer.expect("ready")
+        peer, ready = await Peer.launch(
+            "Pyrogram",
+            [str(pyrogram158_python), str(PEER)],
+            config,
+            tmp_path / f"peer{len(peers)}-{config['role']}.stderr",
+            {**os.environ, "PYTHONUNBUFFERED": "1"},
+            peers,
+        )
         assert (ready["version"], ready["layer"]) == ("2.0.106", 158)
         return peer, ready
 
     yield start
     await asyncio.gather(*(peer.close() for peer in peers))
-    choked = [peer.log() for peer in peers if peer.choked()]
+    # Pyrogram drops a packet it cannot parse (an unknown constructor) with a traceback on
+    # stderr, and carries on as if nothing had arrived.
+    choked = [peer.log() for peer in peers if peer.logged("Traceback")]
     if choked:
         pytest.fail("a Pyrogram peer logged an error:" + "".join(choked))
-
-
-KEYBOARD = [[["Buy", "buy"], ["Info", "info"]], [["Cancel", "cancel"]]]
-"""The bot's inline keyboard: rows of (label, callback data); the user presses "info"."""
-
-
-def answer_for(bot_username: str) -> dict[str, Any]:
-    """What the bot answers: the callback-query rules allow only its own deep link."""
-    return {
-        "text": "Added to cart",
-        "alert": True,
-        "url": f"https://t.me/{bot_username}?start=x",
-        "cache_time": 42,
-    }
 
 
 def expected_answer(answer: dict[str, Any]) -> dict[str, Any]:
@@ -245,16 +187,6 @@ def expected_answer(answer: dict[str, Any]) -> dict[str, Any]:
         "has_url": True,  # a URL came with the answer
         "cache_time": answer["cache_time"],
     }
-
-
-def served_layers(server: ServerThread, account_id: int) -> set[int | None]:
-    """The layers the server speaks with the account's auth keys (announced in
-    ``invokeWithLayer``): proof that a peer was served in its own layer."""
-
-    def layers() -> set[int | None]:
-        return {key.layer for key in server.server.storage.auth_keys.for_account(account_id)}
-
-    return server.call(layers)
 
 
 _phones = iter(range(15557000, 15558000))
@@ -294,25 +226,8 @@ async def test_pyrogram158_user_presses_pyrogram158_bots_button(
 async def test_pyrogram158_user_presses_telethon_bots_button(
     spawn: Spawn, loopgram_server: ServerThread
 ) -> None:
-    from telethon import Button, events  # type: ignore[import-untyped]
-
     answer = answer_for("tele229bot")
-    bot = await start_bot(loopgram_server, loopgram_server.create_bot("tele229bot"))
-    bot_id = (await bot.get_me()).id
-    presses: list[tuple[bytes, int]] = []
-
-    @bot.on(events.NewMessage(pattern="/start"))  # type: ignore[misc]
-    async def on_start(event: Any) -> None:
-        buttons = [[Button.inline(label, data.encode()) for label, data in row] for row in KEYBOARD]
-        await event.respond("pick one", buttons=buttons)
-
-    @bot.on(events.CallbackQuery())  # type: ignore[misc]
-    async def on_press(event: Any) -> None:
-        presses.append((event.data, event.sender_id))
-        await event.answer(
-            answer["text"], alert=True, url=answer["url"], cache_time=answer["cache_time"]
-        )
-
+    bot = await start_keyboard_bot(loopgram_server, "tele229bot", KEYBOARD, answer)
     try:
         user, user_me = await spawn(
             role="user", phone=new_phone(), code=LOGIN_CODE, bot="tele229bot", press="info"
@@ -321,12 +236,12 @@ async def test_pyrogram158_user_presses_telethon_bots_button(
         assert keyboard["pushed"] == keyboard["history"] == KEYBOARD
         got = await user.expect("answer")
     finally:
-        await bot.disconnect()
+        await bot.client.disconnect()
 
-    assert presses == [(b"info", user_me["id"])]
+    assert bot.presses == [(b"info", user_me["id"])]
     assert got == expected_answer(answer)
     assert served_layers(loopgram_server, user_me["id"]) == {158}
-    assert served_layers(loopgram_server, bot_id) == {229}
+    assert served_layers(loopgram_server, bot.id) == {229}
 
 
 async def test_telethon_user_presses_pyrogram158_bots_button(

@@ -378,10 +378,22 @@ def test_a_second_different_req_dh_params_is_a_wrong_step() -> None:
     expect_forgotten(server, with_inner(req_dh, inner_of(req_dh)), "while awaiting set_client")
 
 
-def test_req_pq_in_the_middle_of_an_exchange_is_a_wrong_step() -> None:
-    client, server = make_client(), make_server()
-    server.receive(client.start())
-    expect_forgotten(server, make_client(seed=8).start(), "req_pq_multi while awaiting")
+@pytest.mark.parametrize("steps_done", [1, 2])
+def test_a_new_req_pq_in_the_middle_of_an_exchange_starts_it_over(steps_done: int) -> None:
+    """A client that gives up mid-exchange (after resPQ, or after server_DH_params_ok) and
+    sends a new req_pq_multi gets a fresh exchange; the abandoned one's later steps are
+    refused."""
+    abandoned, server = make_client(seed=8), make_server()
+    request = abandoned.start()
+    for _ in range(steps_done):
+        reply = server.receive(request).reply
+        next_request = abandoned.receive(reply)
+        assert isinstance(next_request, bytes)
+        request = next_request
+    client_result, server_result, _ = run(make_client(seed=9), server)
+    assert client_result.auth_key == server_result.auth_key
+    with pytest.raises(HandshakeError):
+        server.receive(request)  # the abandoned exchange's next step
 
 
 def test_after_a_handshake_error_the_client_can_start_again() -> None:

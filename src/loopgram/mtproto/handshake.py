@@ -296,9 +296,11 @@ class ServerHandshake:
     Supports ``req_pq_multi`` and the legacy ``req_pq``; ``p_q_inner_data`` with and
     without ``_dc``/``_temp``/``_temp_dc``; RSA_PAD and the legacy SHA1 padding; Telegram's
     2048-bit ``dh_prime`` with ``g = 3``. A byte-identical repeat of a request already
-    answered in this exchange gets the identical reply. A new ``req_pq_multi`` is accepted
-    before the first exchange and after one ended (``dh_gen_ok``/``dh_gen_fail``), never in
-    the middle of one.
+    answered in this exchange gets the identical reply. A new ``req_pq_multi`` (or
+    ``req_pq``) with another nonce starts a fresh exchange at any point, forgetting the one
+    in progress: clients that give up a step (GramJS when no offered key is known to it,
+    any client after a timeout) start again on the same connection, and a new connection
+    would give them the same anyway.
 
     ``rsa_keys`` are the server keys offered in ``resPQ``. ``keypair`` and ``pq`` provide
     the server's DH pair and the ``pq`` puzzle (default: computed inline from
@@ -387,8 +389,6 @@ class ServerHandshake:
     # -- steps ---------------------------------------------------------------------------
 
     def _on_req_pq(self, request: ReqPqMulti | ReqPq) -> ServerStep:
-        if self._state is not ServerState.AWAITING_REQ_PQ and not self.finished:
-            raise HandshakeError(f"{request.TL_NAME} while {self._state.value}")
         self._forget()
         self._nonce = request.nonce
         self._server_nonce = _int128(self._random(16))

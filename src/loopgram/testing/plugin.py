@@ -2,7 +2,8 @@
 
 Installed with loopgram, it gives every test suite:
 
-- ``loopgram_server`` -- a fresh server per test on a free loopback port, with a temporary
+- ``loopgram_server`` -- a fresh server per test on a free loopback port below 32768 (some
+  clients store the port in a signed 16-bit field), with a temporary
   data directory (SQLite, as ``loopgram serve`` uses), running on its own thread
   (:class:`~loopgram.testing.server.ServerThread`), so sync and async tests of any event
   loop can use it. Stopped after the test.
@@ -63,10 +64,9 @@ def loopgram_server(
     request: pytest.FixtureRequest, loopgram_rsa_key: RsaPrivateKey, tmp_path: Path
 ) -> Iterator[ServerThread]:
     """A running loopgram server for this test (see the module doc for its options)."""
-    from loopgram.testing.server import ServerThread
+    from loopgram.testing.server import ServerThread, start_on_a_free_low_port
 
     options: dict[str, Any] = {
-        "port": 0,
         "data_dir": tmp_path / "loopgram-data",
         "rsa_key": loopgram_rsa_key,
         # The test process may be killed, never the machine: one fsync per write is waste.
@@ -77,5 +77,11 @@ def loopgram_server(
         if marker.args:
             raise TypeError("@pytest.mark.loopgram takes keyword options only")
         options.update(marker.kwargs)
-    with ServerThread(**options) as server:
+    if "port" in options:
+        server = ServerThread(**options).start()
+    else:
+        server = start_on_a_free_low_port(**options)
+    try:
         yield server
+    finally:
+        server.stop()

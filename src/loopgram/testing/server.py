@@ -11,23 +11,32 @@ so the fixture never has to share the test's event loop::
 
 Calls that touch the server's state (``create_bot``, ``create_user``, ``tick``, ``call``)
 run on the server's loop, so they are safe from the test's thread.
+
+:func:`start_on_a_free_low_port` starts one on a free port below 32768 -- what the pytest
+fixture does: port 0 gets one of the kernel's ephemeral ports (32768 and up on Linux), which
+clients that keep the port in a signed 16-bit field (GramJS's string sessions) cannot store.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
+import random
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 from loopgram.server.app import LoopgramServer, ServerFacts
 from loopgram.storage import Account
 
-__all__ = ["ServerThread"]
+__all__ = ["LOW_PORTS", "ServerThread", "start_on_a_free_low_port"]
 
 T = TypeVar("T")
+
+LOW_PORTS: Final = range(20000, 32768)
+"""Where :func:`start_on_a_free_low_port` looks: below 32768, above the usual services."""
 
 
 class ServerThread:
@@ -155,3 +164,23 @@ class ServerThread:
     def tick(self) -> int:
         """Apply callback deadlines now (after moving a fake clock)."""
         return self.call(self.server.tick)
+
+
+def start_on_a_free_low_port(
+    attempts: int = 64, rng: random.Random | None = None, **kwargs: Any
+) -> ServerThread:
+    """A started :class:`ServerThread` on a free port of :data:`LOW_PORTS` (tried at random
+    until one binds, so parallel test processes do not collide); ``kwargs`` as for the
+    server, ``port`` excepted."""
+    if "port" in kwargs:
+        raise TypeError("start_on_a_free_low_port chooses the port itself")
+    draw = rng or random.Random()
+    for _ in range(attempts):
+        server = ServerThread(port=draw.choice(LOW_PORTS), **kwargs)
+        try:
+            return server.start()
+        except RuntimeError as exc:
+            cause = exc.__cause__
+            if not (isinstance(cause, OSError) and cause.errno == errno.EADDRINUSE):
+                raise
+    raise OSError(errno.EADDRINUSE, f"no free port found in {attempts} tries of {LOW_PORTS}")

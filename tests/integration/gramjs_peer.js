@@ -1,0 +1,136 @@
+// A GramJS (npm `telegram`, API layer 198) bot or user for tests/integration/test_gramjs.py.
+//
+// Reads its orders as one JSON object on the first line of stdin:
+//   {"role": "bot" | "user", "host", "port", "pem", "fingerprint" (a decimal string),
+//    bot:  "token", "keyboard" (rows of [label, data]), "answer" {text, alert, url, cache_time}
+//    user: "phone", "code", "bot" (the bot's username), "press" (the data to press)}
+// and reports JSON lines on stdout:
+//   {"event": "ready", "id", "username", "layer", "version"}       once logged in
+//   {"event": "pressed", "data", "user_id"}                        bot: a press arrived
+//   {"event": "keyboard", "rows"}                                   user: the bot's keyboard
+//   {"event": "answer", "message", "alert", "url", "has_url", "cache_time"}   user
+//   {"event": "error", "error"}                                     anything went wrong
+// It runs until stdin closes.
+"use strict";
+
+const crypto = require("crypto");
+const readline = require("readline");
+const bigInt = require("big-integer");
+const { TelegramClient, Api, version } = require("telegram");
+const { StringSession } = require("telegram/sessions");
+const { NewMessage } = require("telegram/events");
+const { CallbackQuery } = require("telegram/events/CallbackQuery");
+const { ConnectionTCPFull } = require("telegram/network");
+const { Logger, LogLevel } = require("telegram/extensions/Logger");
+const { LAYER } = require("telegram/tl/AllTLObjects");
+const RSA = require("telegram/crypto/RSA");
+
+function report(event, fields) {
+  process.stdout.write(JSON.stringify({ event, ...fields }) + "\n");
+}
+
+function fail(error) {
+  report("error", { error: String(error && error.stack ? error.stack : error) });
+  process.exit(1);
+}
+
+function trust(pem, fingerprint) {
+  // GramJS knows Telegram's keys only; the server's goes into the same table, under the
+  // fingerprint as GramJS prints it (a signed 64-bit decimal, never a JS number).
+  const jwk = crypto.createPublicKey(pem).export({ format: "jwk" });
+  const big = (b64url) => bigInt(Buffer.from(b64url, "base64url").toString("hex"), 16);
+  RSA._serverKeys.set(bigInt(fingerprint).toString(), { n: big(jwk.n), e: big(jwk.e).toJSNumber() });
+}
+
+function client(orders) {
+  // GramJS dials port 80 (443 with WSS) whatever the session says: the connection class is
+  // where the server's port goes.
+  class ToServer extends ConnectionTCPFull {
+    constructor(options) {
+      super({ ...options, port: orders.port });
+    }
+  }
+  const made = new TelegramClient(new StringSession(""), 1, "loopgram", {
+    connection: ToServer,
+    useWSS: false,
+    connectionRetries: 3,
+    baseLogger: new Logger(LogLevel.NONE),
+  });
+  made.session.setDC(2, orders.host, orders.port);
+  return made;
+}
+
+async function runBot(orders) {
+  const bot = client(orders);
+  await bot.start({ botAuthToken: orders.token });
+  const me = await bot.getMe();
+  bot.addEventHandler(async (event) => {
+    const rows = orders.keyboard.map(
+      (row) => new Api.KeyboardButtonRow({
+        buttons: row.map(([text, data]) => new Api.KeyboardButtonCallback({ text, data: Buffer.from(data) })),
+      }),
+    );
+    await bot.sendMessage(event.message.peerId, {
+      message: "pick one",
+      buttons: new Api.ReplyInlineMarkup({ rows }),
+    });
+  }, new NewMessage({ incoming: true, pattern: /^\/start/ }));
+  bot.addEventHandler(async (event) => {
+    report("pressed", { data: event.data.toString(), user_id: Number(event.query.userId) });
+    const answer = orders.answer;
+    await event.answer({
+      message: answer.text,
+      alert: answer.alert,
+      url: answer.url,
+      cacheTime: answer.cache_time,
+    });
+  }, new CallbackQuery({}));
+  report("ready", { id: Number(me.id), username: me.username, layer: LAYER, version });
+  return bot;
+}
+
+async function runUser(orders) {
+  const user = client(orders);
+  await user.start({
+    phoneNumber: orders.phone,
+    phoneCode: async () => orders.code,
+    onError: (error) => {
+      throw error;
+    },
+  });
+  const me = await user.getMe();
+  report("ready", { id: Number(me.id), username: me.username || null, layer: LAYER, version });
+  const keyboard = new Promise((resolve) => {
+    user.addEventHandler((event) => {
+      if (event.message.replyMarkup) resolve(event.message);
+    }, new NewMessage({ incoming: true }));
+  });
+  await user.sendMessage(orders.bot, { message: "/start" });
+  const message = await keyboard;
+  const rows = message.replyMarkup.rows.map((row) =>
+    row.buttons.map((button) => [button.text, Buffer.from(button.data).toString()]),
+  );
+  report("keyboard", { rows });
+  const answer = await message.click({ data: Buffer.from(orders.press) });
+  report("answer", {
+    message: answer.message,
+    alert: Boolean(answer.alert),
+    url: answer.url,
+    has_url: Boolean(answer.hasUrl),
+    cache_time: answer.cacheTime,
+  });
+  return user;
+}
+
+const lines = readline.createInterface({ input: process.stdin });
+let running = null;
+lines.once("line", (line) => {
+  const orders = JSON.parse(line);
+  trust(orders.pem, orders.fingerprint);
+  running = (orders.role === "bot" ? runBot(orders) : runUser(orders)).catch(fail);
+});
+lines.once("close", async () => {
+  const active = running && (await running.catch(() => null));
+  if (active) await active.disconnect().catch(() => null);
+  process.exit(0);
+});
