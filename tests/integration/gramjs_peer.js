@@ -1,4 +1,4 @@
-// A GramJS (npm `telegram`, API layer 198) bot or user for tests/integration/test_gramjs.py.
+// A GramJS (npm `telegram`, API layer 198) bot or user for tests/integration/test_js_peers.py.
 //
 // Reads its orders as one JSON object on the first line of stdin:
 //   {"role": "bot" | "user", "host", "port", "pem", "fingerprint" (a decimal string),

@@ -126,8 +126,9 @@ PEER_TIMEOUT = 45.0
 
 
 class Peer:
-    """One client library in a process of its own (Pyrogram 2.0.106, GramJS), driven through
-    its stdin (orders, one JSON line) and reporting JSON lines on its stdout."""
+    """One client library in a process of its own (Pyrogram 2.0.106, GramJS, mtcute), driven
+    through its stdin (orders, one JSON line) and reporting JSON lines on its stdout (other
+    lines there are the library's own and skipped)."""
 
     def __init__(self, name: str, process: asyncio.subprocess.Process, stderr: Path) -> None:
         self.name = name
@@ -168,12 +169,14 @@ class Peer:
         stdout = self.process.stdout
         if stdout is None:
             raise RuntimeError("the peer was started without a stdout pipe")
-        try:
-            line = await asyncio.wait_for(stdout.readline(), timeout)
-        except TimeoutError:
-            pytest.fail(f"the {self.name} peer said nothing for {timeout} s{self.log()}")
-        if not line:
-            pytest.fail(f"the {self.name} peer exited before {event!r}{self.log()}")
+        line = b""
+        while not line.startswith(b"{"):  # libraries print to stdout too (mtcute's login)
+            try:
+                line = await asyncio.wait_for(stdout.readline(), timeout)
+            except TimeoutError:
+                pytest.fail(f"the {self.name} peer said nothing for {timeout} s{self.log()}")
+            if not line:
+                pytest.fail(f"the {self.name} peer exited before {event!r}{self.log()}")
         report: dict[str, Any] = json.loads(line)
         self.events.append(report)
         if report["event"] == "error":
@@ -257,3 +260,22 @@ async def start_keyboard_bot(
         )
 
     return bot
+
+
+async def peer_user_presses_telethon_bot(
+    spawn: Callable[..., Awaitable[tuple[Peer, dict[str, Any]]]], server: ServerThread
+) -> tuple[KeyboardBot, dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """A Telethon keyboard bot, and a user peer (``spawn``) that presses "info" on it: the
+    bot, the user's ``ready``, ``keyboard`` and ``answer`` reports, and what the bot
+    answered."""
+    answer = answer_for("tele229bot")
+    bot = await start_keyboard_bot(server, "tele229bot", KEYBOARD, answer)
+    try:
+        user, user_me = await spawn(
+            role="user", phone=f"+1{next(_phones)}", code=LOGIN_CODE, bot="tele229bot", press="info"
+        )
+        keyboard = await user.expect("keyboard")
+        got = await user.expect("answer")
+    finally:
+        await bot.client.disconnect()
+    return bot, user_me, keyboard, got, answer

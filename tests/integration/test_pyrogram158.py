@@ -46,8 +46,8 @@ from .support import (
     Peer,
     answer_for,
     eventually,
+    peer_user_presses_telethon_bot,
     served_layers,
-    start_keyboard_bot,
     start_user,
     within,
 )
@@ -226,18 +226,10 @@ async def test_pyrogram158_user_presses_pyrogram158_bots_button(
 async def test_pyrogram158_user_presses_telethon_bots_button(
     spawn: Spawn, loopgram_server: ServerThread
 ) -> None:
-    answer = answer_for("tele229bot")
-    bot = await start_keyboard_bot(loopgram_server, "tele229bot", KEYBOARD, answer)
-    try:
-        user, user_me = await spawn(
-            role="user", phone=new_phone(), code=LOGIN_CODE, bot="tele229bot", press="info"
-        )
-        keyboard = await user.expect("keyboard")
-        assert keyboard["pushed"] == keyboard["history"] == KEYBOARD
-        got = await user.expect("answer")
-    finally:
-        await bot.client.disconnect()
-
+    bot, user_me, keyboard, got, answer = await peer_user_presses_telethon_bot(
+        spawn, loopgram_server
+    )
+    assert keyboard["pushed"] == keyboard["history"] == KEYBOARD
     assert bot.presses == [(b"info", user_me["id"])]
     assert got == expected_answer(answer)
     assert served_layers(loopgram_server, user_me["id"]) == {158}

@@ -26,6 +26,7 @@ from loopgram.tl.mtproto.functions import Ping
 from loopgram.tl.mtproto.types import (
     BadMsgNotification,
     BadServerSalt,
+    HttpWait,
     MsgsAck,
     NewSessionCreated,
     Pong,
@@ -209,7 +210,7 @@ def test_invalid_containers(case: str) -> None:
 @pytest.mark.parametrize(
     ("body", "seqno", "code"),
     [
-        (bytes(MsgsAck(msg_ids=[1])), 1, 34),  # an ack must have an even seq_no
+        (bytes(HttpWait(max_delay=0, wait_after=0, max_wait=0)), 1, 34),  # never content
         (bytes(GetNearestDc()), 2, 35),  # a query must have an odd one
     ],
 )
@@ -224,6 +225,16 @@ def test_service_queries_are_tolerated_with_either_parity() -> None:
     mid = s.next_id()
     assert not of_type(s.send(mid, 0, ping(3)), MessageRejected)  # as Pyrogram sends it
     assert Pong(msg_id=mid, ping_id=3) in s.replies()
+
+
+def test_an_ack_with_an_odd_seqno_is_taken_as_mtcute_sends_it() -> None:
+    s = Setup()
+    s.send(s.next_id(), 1, ping(4))
+    [session] = s.server.sessions
+    [created_id] = list(session.outbox)  # new_session_created waits for its ack
+    ack = bytes(MsgsAck(msg_ids=[created_id]))
+    assert not of_type(s.send(s.next_id(), 3, ack), MessageRejected)
+    assert created_id not in session.outbox
 
 
 def test_seqno_order() -> None:

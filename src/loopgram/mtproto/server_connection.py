@@ -108,11 +108,11 @@ _INT64_MAX = 2**63 - 1
 _U32 = struct.Struct("<I")
 _INNER = struct.Struct("<qii")  # a container message: msg_id, seqno, bytes
 _RPC_RESULT_HEAD = struct.Struct("<Iq")
-# service.expects_content as one lookup: False (even seq_no) for NEVER_CONTENT, None (either)
-# for EITHER_CONTENT, True for anything else.
+# service.expects_content as one lookup: None (either) for EITHER_CONTENT, False (even
+# seq_no) for the rest of NEVER_CONTENT, True for anything else.
 _CONTENT_KIND: dict[int, bool | None] = {
-    **dict.fromkeys(EITHER_CONTENT, None),
     **dict.fromkeys(NEVER_CONTENT, False),
+    **dict.fromkeys(EITHER_CONTENT, None),
 }
 _X = 8  # the server seals with x = 8 and opens client packets with x = 0
 

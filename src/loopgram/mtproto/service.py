@@ -113,14 +113,16 @@ DECODE_ERRORS: Final = (
 """What reading peer bytes with the generated TL readers can raise: ``TLDecodeError``
 from the codec's own checks, the rest from ``struct`` and friends on truncated data."""
 
-# Messages a client sends that are never content-related: their seq_no must be even.
+# Messages that are never content-related: their seq_no is even (ours always is).
 NEVER_CONTENT: Final = frozenset({ACK_ID, CONTAINER_ID, HTTP_WAIT_ID})
 # Service messages that clients number either way, so a server must tolerate both: the
 # messages about messages, and the service queries -- Pyrogram, for one, sends ``ping``
-# as not content-related (even seq_no) where Telethon makes it content-related.
-# gzip_packed may hold anything.
+# as not content-related (even seq_no) where Telethon makes it content-related, and mtcute
+# (0.30) numbers even its ``msgs_ack`` as content-related, which Telegram accepts.
+# gzip_packed may hold anything. This set wins over NEVER_CONTENT where both hold an id.
 EITHER_CONTENT: Final = frozenset(
     {
+        ACK_ID,
         MSGS_STATE_REQ_ID,
         MSGS_STATE_INFO_ID,
         MSGS_ALL_INFO_ID,
@@ -146,14 +148,14 @@ def constructor_of(body: bytes) -> int:
 def expects_content(constructor: int) -> bool | None:
     """Whether a client message with this constructor must have an odd ``seq_no``.
 
-    ``False`` for acks and containers, ``None`` for service messages (tolerated either
-    way: clients differ, see :data:`EITHER_CONTENT`), ``True`` for everything else: RPC
-    queries expect an answer and so an acknowledgment.
+    ``False`` for containers and ``http_wait``, ``None`` for acks and service messages
+    (tolerated either way: clients differ, see :data:`EITHER_CONTENT`), ``True`` for
+    everything else: RPC queries expect an answer and so an acknowledgment.
     """
-    if constructor in NEVER_CONTENT:
-        return False
     if constructor in EITHER_CONTENT:
         return None
+    if constructor in NEVER_CONTENT:
+        return False
     return True
 
 
