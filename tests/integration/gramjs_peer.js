@@ -14,7 +14,6 @@
 "use strict";
 
 const crypto = require("crypto");
-const readline = require("readline");
 const bigInt = require("big-integer");
 const { TelegramClient, Api, version } = require("telegram");
 const { StringSession } = require("telegram/sessions");
@@ -24,15 +23,7 @@ const { ConnectionTCPFull } = require("telegram/network");
 const { Logger, LogLevel } = require("telegram/extensions/Logger");
 const { LAYER } = require("telegram/tl/AllTLObjects");
 const RSA = require("telegram/crypto/RSA");
-
-function report(event, fields) {
-  process.stdout.write(JSON.stringify({ event, ...fields }) + "\n");
-}
-
-function fail(error) {
-  report("error", { error: String(error && error.stack ? error.stack : error) });
-  process.exit(1);
-}
+const { report, reportAnswer, serve } = require("./peer_common.cjs");
 
 function trust(pem, fingerprint) {
   // GramJS knows Telegram's keys only; the server's goes into the same table, under the
@@ -111,26 +102,8 @@ async function runUser(orders) {
     row.buttons.map((button) => [button.text, Buffer.from(button.data).toString()]),
   );
   report("keyboard", { rows });
-  const answer = await message.click({ data: Buffer.from(orders.press) });
-  report("answer", {
-    message: answer.message,
-    alert: Boolean(answer.alert),
-    url: answer.url,
-    has_url: Boolean(answer.hasUrl),
-    cache_time: answer.cacheTime,
-  });
+  reportAnswer(await message.click({ data: Buffer.from(orders.press) }));
   return user;
 }
 
-const lines = readline.createInterface({ input: process.stdin });
-let running = null;
-lines.once("line", (line) => {
-  const orders = JSON.parse(line);
-  trust(orders.pem, orders.fingerprint);
-  running = (orders.role === "bot" ? runBot(orders) : runUser(orders)).catch(fail);
-});
-lines.once("close", async () => {
-  const active = running && (await running.catch(() => null));
-  if (active) await active.disconnect().catch(() => null);
-  process.exit(0);
-});
+serve(trust, { bot: runBot, user: runUser }, (client) => client.disconnect());

@@ -3,8 +3,10 @@
 // The same orders and reports as gramjs_peer.js (see its header): one JSON object on the
 // first line of stdin, JSON lines on stdout, running until stdin closes.
 import crypto from "node:crypto";
-import readline from "node:readline";
 import { BotKeyboard, MemoryStorage, TelegramClient } from "@mtcute/node";
+import common from "./peer_common.cjs";
+
+const { report, reportAnswer, serve } = common;
 
 // mtcute's table of server keys is not among the package's exports: import its file by
 // path, the same module instance the library itself uses.
@@ -12,15 +14,6 @@ const { __publicKeyIndex } = await import(
   new URL("tl/binary/rsa-keys.js", import.meta.resolve("@mtcute/core")).href
 );
 const { LAYER } = await import(new URL("tl/inner-tl.js", import.meta.resolve("@mtcute/core")).href);
-
-function report(event, fields) {
-  process.stdout.write(JSON.stringify({ event, ...fields }) + "\n");
-}
-
-function fail(error) {
-  report("error", { error: String(error && error.stack ? error.stack : error) });
-  process.exit(1);
-}
 
 function trust(pem, fingerprint) {
   // Keys are indexed by the fingerprint as unsigned hex.
@@ -91,26 +84,8 @@ async function runUser(orders) {
     row.map((button) => [button.text, Buffer.from(button.data).toString()]),
   );
   report("keyboard", { rows });
-  const answer = await user.getCallbackAnswer({ message, data: orders.press });
-  report("answer", {
-    message: answer.message,
-    alert: Boolean(answer.alert),
-    url: answer.url,
-    has_url: Boolean(answer.hasUrl),
-    cache_time: answer.cacheTime,
-  });
+  reportAnswer(await user.getCallbackAnswer({ message, data: orders.press }));
   return user;
 }
 
-const lines = readline.createInterface({ input: process.stdin });
-let running = null;
-lines.once("line", (line) => {
-  const orders = JSON.parse(line);
-  trust(orders.pem, orders.fingerprint);
-  running = (orders.role === "bot" ? runBot(orders) : runUser(orders)).catch(fail);
-});
-lines.once("close", async () => {
-  const active = running && (await running.catch(() => null));
-  if (active) await active.destroy().catch(() => null);
-  process.exit(0);
-});
+serve(trust, { bot: runBot, user: runUser }, (client) => client.destroy());

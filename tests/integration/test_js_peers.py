@@ -7,10 +7,10 @@ cache time, and the user gets exactly those.
 How they run here: ``gramjs_peer.js`` and ``mtcute_peer.mjs`` next to this file, under the
 machine's Node.js, with their package installed from the npm registry into
 ``.pytest-node/<library>-<version>`` under the rootdir (gitignored, built once under a file
-lock and reused); the script is copied there so that Node finds the package beside it. A
-peer reads its orders as one JSON object on stdin and reports JSON lines on stdout (see
-``gramjs_peer.js``). Without ``node`` and ``npm``, or without the registry, the tests skip
-and say so.
+lock and reused); the scripts, with ``peer_common.cjs``, are copied there so that Node finds
+the package beside them. A peer reads its orders as one JSON object on stdin and reports
+JSON lines on stdout (see ``gramjs_peer.js``). Without ``node`` and ``npm``, or without the
+registry, the tests skip and say so.
 """
 
 from __future__ import annotations
@@ -105,7 +105,8 @@ def js_library(request: pytest.FixtureRequest) -> tuple[Library, Path]:
                 pytest.fail(f"npm install {library.spec} failed:\n{output}")
             if not _installed(library, prefix):
                 pytest.fail(f"{prefix} has no {library.spec} after installing it")
-        shutil.copy(HERE / library.script, prefix / library.script)
+        for script in (library.script, "peer_common.cjs"):
+            shutil.copy(HERE / script, prefix / script)
     return library, prefix
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import errno
+import os
 import random
 import socket
 from pathlib import Path
@@ -80,3 +81,34 @@ def test_no_free_port_in_the_tries_raises_eaddrinuse(loopgram_rsa_key: RsaPrivat
 def test_the_port_cannot_be_passed(loopgram_rsa_key: RsaPrivateKey) -> None:
     with pytest.raises(TypeError):
         start_on_a_free_low_port(port=20001, data_dir=None, rsa_key=loopgram_rsa_key)
+
+
+def open_files_under(directory: Path) -> list[str]:
+    fds = Path("/proc/self/fd")
+    found = []
+    for fd in fds.iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith(str(directory)):
+            found.append(target)
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").exists(), reason="needs /proc/self/fd")
+def test_a_server_that_cannot_bind_leaves_its_database_closed(
+    tmp_path: Path, loopgram_rsa_key: RsaPrivateKey
+) -> None:
+    data = tmp_path / "data"
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", free_low_port(set())))
+        holder.listen()
+        taken = holder.getsockname()[1]
+        server = ServerThread(port=taken, data_dir=data, rsa_key=loopgram_rsa_key)
+        with pytest.raises(RuntimeError) as failed:
+            server.start()
+        assert isinstance(failed.value.__cause__, OSError)
+        assert failed.value.__cause__.errno == errno.EADDRINUSE
+    assert (data / "loopgram.db").exists()  # it was opened...
+    assert open_files_under(data) == []  # ...and closed again

@@ -582,7 +582,15 @@ class LoopgramServer:
             clock=clock,
             random_bytes=random_bytes,
         )
-        await listener.start(self.host, self._requested_port, start_serving=False)
+        try:
+            await listener.start(self.host, self._requested_port, start_serving=False)
+        except BaseException:
+            # A port already taken, say: a storage opened here is closed again, so that the
+            # caller may try another port (or give up) without a connection left open.
+            if self._given_storage is None:
+                storage.close()
+                self._storage = None
+            raise
         self._listener = listener
         self.port = listener.port
         info = ServerInfo(host=self.advertised_host, port=self.port)

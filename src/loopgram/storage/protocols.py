@@ -297,7 +297,7 @@ class Storage(Protocol):
 
     def reading(self) -> AbstractContextManager[None]:
         """A scope for the reads of one short synchronous step: a backend that caches
-        rows may check them against other writers once, on entry, rather than at every
+        rows may check them against other writers once per scope rather than at every
         read. Writes inside are seen at once, as anywhere."""
         ...
 

@@ -156,16 +156,15 @@ class _Db:
         (call with the lock held)."""
         if self.conn is None:
             raise StorageClosed("the storage is closed")
-        if self._scopes:
-            if self._checked:
-                return
-            self._checked = True
+        if self._scopes and self._checked:
+            return
         cursor = self._version_cursor
         try:
             cursor.execute("PRAGMA data_version")
             row = cursor.fetchone()
         except sqlite3.Error as e:
             raise _translate(e) from e
+        self._checked = self._scopes > 0
         version = None if row is None else row[0]
         if version != self._data_version:
             self._data_version = version
