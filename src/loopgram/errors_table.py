@@ -19,6 +19,9 @@ ROWS: Final[tuple[tuple[int, str, str], ...]] = (
     (400, "USER_BOT_REQUIRED", "This method can only be called by a bot"),
     (400, "BOT_METHOD_INVALID", "This method cannot be called by a bot"),
     (400, "MESSAGE_TOO_LONG", "The message text is too long"),
+    (400, "ENTITY_BOUNDS_INVALID", "An entity's offset or length lies outside the text"),
+    (400, "ENTITIES_TOO_LONG", "The message's formatting entities are too long"),
+    (400, "ENTITY_MENTION_USER_INVALID", "A mention names a user that is invalid or unknown"),
     (400, "DATA_INVALID", "No button of the message carries this callback data"),
     (400, "MESSAGE_ID_INVALID", "The message id is invalid"),
     (400, "MESSAGE_EMPTY", "The message is empty"),
@@ -33,11 +36,23 @@ ROWS: Final[tuple[tuple[int, str, str], ...]] = (
     (400, "PHONE_NUMBER_INVALID", "The phone number is invalid"),
     (400, "PHONE_NUMBER_OCCUPIED", "The phone number is already used by an account"),
     (400, "FIRSTNAME_INVALID", "The first name is invalid"),
+    (400, "LASTNAME_INVALID", "The last name is invalid"),
     (400, "ACCESS_TOKEN_INVALID", "The bot token is invalid"),
     (400, "USERNAME_INVALID", "The username is invalid"),
     (400, "USERNAME_OCCUPIED", "The username is already taken"),
     (400, "USERNAME_NOT_OCCUPIED", "No account has this username"),
     (400, "BUTTON_DATA_INVALID", "Callback data must be 1 to 64 bytes"),
+    # bot commands (bots.setBotCommands and the Bot API's setMyCommands)
+    (400, "BOT_COMMAND_INVALID", "A command is not 1 to 32 lower-case letters, digits or _"),
+    (400, "BOT_COMMAND_DESCRIPTION_INVALID", "A command description is not 1 to 256 characters"),
+    (400, "BOT_COMMANDS_TOO_MUCH", "More than 100 commands"),
+    (400, "LANG_CODE_INVALID", "The language code is not empty or two lower-case letters"),
+    # contacts
+    (400, "SEARCH_QUERY_EMPTY", "The search query is empty"),
+    (400, "PHONE_NOT_OCCUPIED", "No user has this phone number"),
+    # forwarding
+    (400, "MESSAGE_IDS_EMPTY", "No message ids were given"),
+    (400, "RANDOM_ID_INVALID", "The random ids do not match the message ids one to one"),
     # inline mode (messages.getInlineBotResults, setInlineBotResults, sendInlineBotResult)
     (400, "BOT_INVALID", "The user named as the inline bot is not a bot"),
     (400, "INLINE_RESULT_EXPIRED", "The inline query is unknown or its results expired"),
@@ -60,7 +75,11 @@ ROWS: Final[tuple[tuple[int, str, str], ...]] = (
     (400, "PASSWORD_MISSING", "The account has no 2FA password, which this button requires"),
     (400, "LIMIT_INVALID", "The limit is invalid"),
     (400, "CONNECTION_LAYER_INVALID", "The API layer is not supported"),
+    (400, "CONNECTION_LANG_PACK_INVALID", "The language pack or code of initConnection is invalid"),
+    (400, "INPUT_REQUEST_TOO_LONG", "The request holds a value too large to keep"),
     (400, "INPUT_METHOD_INVALID", "The method is unknown to the server"),
+    # A function of the layer loopgram has no handler for (not the client's fault).
+    (400, "METHOD_NOT_IMPLEMENTED", "Not implemented by loopgram: see `loopgram methods`"),
     (400, "INPUT_FETCH_ERROR", "The request could not be decoded"),
     (400, "PERSISTENT_TIMESTAMP_INVALID", "The pts given to getDifference is invalid"),
     # 401 UNAUTHORIZED

@@ -85,11 +85,21 @@ class User:
 
 
 class World:
-    def __init__(self, server: LoopgramServer, clock: FakeClock) -> None:
+    """Clients of one server. With a ``FakeClock`` (shared with the server) their protocol
+    time is the test's to move; without one they run on real time, as the server must then
+    (answer windows that really expire)."""
+
+    def __init__(self, server: LoopgramServer, clock: FakeClock | None = None) -> None:
         self.server = server
-        self.clock = clock
+        self._clock = clock
         self.clients: list[Client] = []
         self.slept: list[float] = []
+
+    @property
+    def clock(self) -> FakeClock:
+        if self._clock is None:
+            raise RuntimeError("this world runs on real time")
+        return self._clock
 
     async def fake_sleep(self, seconds: float) -> None:
         """A ``sleep`` for clients: moves the shared fake clock instead of waiting."""
@@ -98,9 +108,10 @@ class World:
         await asyncio.sleep(0)
 
     def client(self, session: Any = None, *, port: int | None = None, **options: Any) -> Client:
-        options.setdefault("clock", self.clock)
+        if self._clock is not None:
+            options.setdefault("clock", self._clock)
+            options.setdefault("sleep", self.fake_sleep)
         options.setdefault("random_bytes", seeded_random(next(_seeds)))
-        options.setdefault("sleep", self.fake_sleep)
         options.setdefault("ping_interval", None)
         client = Client(
             session,
@@ -135,15 +146,33 @@ class World:
         bot.sent.append(await bot.client.send_message(user.id, text, buttons=buttons or KEYBOARD))
         return await user.next_message()
 
-    async def scene(self, buttons: Any = None) -> tuple[Bot, User, Message]:
-        bot = await self.bot()
-        user = await self.user()
+    async def scene(self, buttons: Any = None, **options: Any) -> tuple[Bot, User, Message]:
+        """A bot, a user and the keyboard message; ``options`` go to both clients."""
+        bot = await self.bot(**options)
+        user = await self.user(**options)
         message = await self.keyboard_message(bot, user, buttons)
         return bot, user, message
 
     async def close(self) -> None:
         for client in self.clients:
             await client.disconnect()
+
+
+def drop_by_server(server: LoopgramServer, client: Client) -> int:
+    """Close, from the server's side, every connection carrying the client's auth key (as
+    an idle timeout or a shutdown would); returns how many."""
+    auth_key = client.sender.auth_key
+    if auth_key is None:
+        raise ValueError("the client has no auth key yet")
+    listener = server._listener  # the server offers no public way to drop one connection
+    if listener is None:
+        raise RuntimeError("the server is not running")
+    dropped = 0
+    for link in list(listener.links):
+        if any(s.auth_key_id == auth_key.id for s in link.connection.sessions):
+            link.close("dropped by the test")
+            dropped += 1
+    return dropped
 
 
 async def pending(awaitable: Awaitable[T]) -> asyncio.Future[T]:

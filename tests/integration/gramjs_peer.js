@@ -3,9 +3,14 @@
 // Reads its orders as one JSON object on the first line of stdin:
 //   {"role": "bot" | "user", "host", "port", "pem", "fingerprint" (a decimal string),
 //    bot:  "token", "keyboard" (rows of [label, data]), "answer" {text, alert, url, cache_time}
+//    either, optional: "session": "memory" for a MemorySession (default: an empty
+//          StringSession); bot, optional: "get_me_first" (connect, ask getMe and start()
+//          at once: users.getUsers and updates.getState travel together before login, and
+//          both come back 401)
 //    user: "phone", "code", "bot" (the bot's username), "press" (the data to press)}
 // and reports JSON lines on stdout:
 //   {"event": "ready", "id", "username", "layer", "version"}       once logged in
+//     (bot with "get_me_first": also "early_get_me", how that getMe ended)
 //   {"event": "pressed", "data", "user_id"}                        bot: a press arrived
 //   {"event": "keyboard", "rows"}                                   user: the bot's keyboard
 //   {"event": "answer", "message", "alert", "url", "has_url", "cache_time"}   user
@@ -16,7 +21,7 @@
 const crypto = require("crypto");
 const bigInt = require("big-integer");
 const { TelegramClient, Api, version } = require("telegram");
-const { StringSession } = require("telegram/sessions");
+const { MemorySession, StringSession } = require("telegram/sessions");
 const { NewMessage } = require("telegram/events");
 const { CallbackQuery } = require("telegram/events/CallbackQuery");
 const { ConnectionTCPFull } = require("telegram/network");
@@ -41,7 +46,8 @@ function client(orders) {
       super({ ...options, port: orders.port });
     }
   }
-  const made = new TelegramClient(new StringSession(""), 1, "loopgram", {
+  const session = orders.session === "memory" ? new MemorySession() : new StringSession("");
+  const made = new TelegramClient(session, 1, "loopgram", {
     connection: ToServer,
     useWSS: false,
     connectionRetries: 3,
@@ -53,30 +59,46 @@ function client(orders) {
 
 async function runBot(orders) {
   const bot = client(orders);
-  await bot.start({ botAuthToken: orders.token });
-  const me = await bot.getMe();
-  bot.addEventHandler(async (event) => {
-    const rows = orders.keyboard.map(
-      (row) => new Api.KeyboardButtonRow({
-        buttons: row.map(([text, data]) => new Api.KeyboardButtonCallback({ text, data: Buffer.from(data) })),
-      }),
+  const handle = () => {
+    bot.addEventHandler(async (event) => {
+      const rows = orders.keyboard.map(
+        (row) => new Api.KeyboardButtonRow({
+          buttons: row.map(([text, data]) => new Api.KeyboardButtonCallback({ text, data: Buffer.from(data) })),
+        }),
+      );
+      await bot.sendMessage(event.message.peerId, {
+        message: "pick one",
+        buttons: new Api.ReplyInlineMarkup({ rows }),
+      });
+    }, new NewMessage({ incoming: true, pattern: /^\/start/ }));
+    bot.addEventHandler(async (event) => {
+      report("pressed", { data: event.data.toString(), user_id: Number(event.query.userId) });
+      const answer = orders.answer;
+      await event.answer({
+        message: answer.text,
+        alert: answer.alert,
+        url: answer.url,
+        cacheTime: answer.cache_time,
+      });
+    }, new CallbackQuery({}));
+  };
+  let early = null;
+  if (orders.get_me_first) {
+    // What GramJS does by itself when an update arrives before login (its event dispatch
+    // asks getMe), made certain: users.getUsers goes out together with start()'s
+    // updates.getState, and both are answered 401 before login. Either answer lost hangs
+    // one of the two: start(), or this getMe.
+    await bot.connect();
+    early = bot.getMe().then(
+      () => "ok",
+      (error) => error.errorMessage || String(error),
     );
-    await bot.sendMessage(event.message.peerId, {
-      message: "pick one",
-      buttons: new Api.ReplyInlineMarkup({ rows }),
-    });
-  }, new NewMessage({ incoming: true, pattern: /^\/start/ }));
-  bot.addEventHandler(async (event) => {
-    report("pressed", { data: event.data.toString(), user_id: Number(event.query.userId) });
-    const answer = orders.answer;
-    await event.answer({
-      message: answer.text,
-      alert: answer.alert,
-      url: answer.url,
-      cacheTime: answer.cache_time,
-    });
-  }, new CallbackQuery({}));
-  report("ready", { id: Number(me.id), username: me.username, layer: LAYER, version });
+  }
+  await bot.start({ botAuthToken: orders.token });
+  handle();
+  const me = await bot.getMe();
+  const extra = early ? { early_get_me: await early } : {};
+  report("ready", { id: Number(me.id), username: me.username, layer: LAYER, version, ...extra });
   return bot;
 }
 
@@ -106,4 +128,9 @@ async function runUser(orders) {
   return user;
 }
 
-serve(trust, { bot: runBot, user: runUser }, (client) => client.disconnect());
+// Other drivers (everyday_gramjs.js) reuse the connection set-up.
+module.exports = { client, trust };
+
+if (require.main === module) {
+  serve(trust, { bot: runBot, user: runUser }, (client) => client.disconnect());
+}

@@ -88,4 +88,9 @@ async function runUser(orders) {
   return user;
 }
 
-serve(trust, { bot: runBot, user: runUser }, (client) => client.destroy());
+// Other drivers (everyday_mtcute.mjs) reuse the connection set-up.
+export { client, trust };
+
+if (import.meta.url === new URL(`file://${process.argv[1]}`).href) {
+  serve(trust, { bot: runBot, user: runUser }, (client) => client.destroy());
+}

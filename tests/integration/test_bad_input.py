@@ -6,15 +6,22 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import struct
+from typing import Any
 
 import pytest
 from telethon import Button, events  # type: ignore[import-untyped]
+from telethon.errors import EntitiesTooLongError  # type: ignore[import-untyped]
+from telethon.tl import functions as tl_functions  # type: ignore[import-untyped]
+from telethon.tl import types as tl_types  # type: ignore[import-untyped]
 
+from loopgram.client import Client
 from loopgram.net import Limits
 from loopgram.testing.server import ServerThread
+from loopgram.tl import functions as lg_functions
 
-from .support import Pair, within
+from .support import LOGIN_CODE, Pair, eventually, within
 
 INTERMEDIATE = b"\xee\xee\xee\xee"
 NOT_FOUND = struct.pack("<ii", 4, -404)  # an intermediate frame holding transport error -404
@@ -133,3 +140,128 @@ async def test_slow_dribble_is_closed(loopgram_server: ServerThread, pair: Pair)
         assert asyncio.get_running_loop().time() - started < 5
     finally:
         writer.close()
+
+
+# -- what a client stores: Telegram's limits, random_id -------------------------------------
+
+
+async def raw_history(client: Any, peer: Any) -> list[Any]:
+    found = await within(
+        client(
+            tl_functions.messages.GetHistoryRequest(
+                peer=peer,
+                offset_id=0,
+                offset_date=None,
+                add_offset=0,
+                limit=100,
+                max_id=0,
+                min_id=0,
+                hash=0,
+            )
+        )
+    )
+    return list(found.messages)
+
+
+async def raw_difference(client: Any) -> list[Any]:
+    """Every new message since pts 0, following slices."""
+    messages: list[Any] = []
+    pts = 0
+    while True:
+        diff = await within(
+            client(tl_functions.updates.GetDifferenceRequest(pts=pts, date=0, qts=0))
+        )
+        messages += diff.new_messages
+        if isinstance(diff, tl_types.updates.DifferenceSlice):
+            pts = diff.intermediate_state.pts
+            continue
+        assert isinstance(diff, tl_types.updates.Difference)
+        return messages
+
+
+def largest_request(client: Any, peer: Any, random_id: int) -> Any:
+    """A sendMessage at every default limit: 4096 four-byte characters, 100 text-URL entities
+    of ~10 KB in all, 96 buttons of ~9 KB in all."""
+    text = "\U0001f600" * 4096
+    url = "https://e.co/" + "u" * 70
+    entities = [tl_types.MessageEntityTextUrl(offset=2 * i, length=2, url=url) for i in range(100)]
+    rows = [[Button.inline("b" * 60, f"{r}.{c}".encode()) for c in range(8)] for r in range(12)]
+    return tl_functions.messages.SendMessageRequest(
+        peer=peer,
+        message=text,
+        random_id=random_id,
+        entities=entities,
+        reply_markup=client.build_reply_markup(rows),
+    )
+
+
+async def test_a_huge_url_entity_is_refused_and_both_sides_still_catch_up(pair: Pair) -> None:
+    """Issue 13: one gzipped sendMessage with a huge text-URL entity used to be stored
+    (and, 64 of them, end in 500 and a data directory no one could catch up with)."""
+    bot_peer = await pair.bot.get_input_entity(pair.user_id)
+    url = "https://example.com/" + "a" * (900 * 1024)  # below Telethon's own 1 MiB cap
+    with pytest.raises(EntitiesTooLongError):
+        await within(
+            pair.bot(
+                tl_functions.messages.SendMessageRequest(
+                    peer=bot_peer,
+                    message="click",
+                    random_id=1,
+                    entities=[tl_types.MessageEntityTextUrl(offset=0, length=5, url=url)],
+                )
+            )
+        )
+    for _ in range(3):
+        await within(pair.bot(largest_request(pair.bot, bot_peer, random.getrandbits(63))))
+    user_peer = await pair.user.get_input_entity(pair.bot_username)
+    for client, peer in ((pair.bot, bot_peer), (pair.user, user_peer)):
+        history = await raw_history(client, peer)
+        assert [len(m.entities or []) for m in history[:3]] == [100, 100, 100]
+        assert not any(m.message == "click" for m in history)
+        difference = await raw_difference(client)
+        assert sum(1 for m in difference if len(m.entities or []) == 100) == 3
+
+
+async def test_a_loopgram_client_catches_up_with_the_largest_messages(
+    loopgram_server: ServerThread, pair: Pair
+) -> None:
+    client = Client(
+        host=loopgram_server.host,
+        port=loopgram_server.port,
+        public_key=loopgram_server.public_key_pem,
+    )
+    await within(client.start(phone="+15550900001", code=LOGIN_CODE))
+    try:
+        await within(client.send_message(pair.bot_username, "/start"))
+        peer = await eventually(lambda: _input_of(pair.bot, client.me_id))
+        for _ in range(3):
+            await within(pair.bot(largest_request(pair.bot, peer, random.getrandbits(63))))
+        history = await within(client.get_history(pair.bot_username, limit=100))
+        assert len(history) == 4
+        diff = await within(client.invoke(lg_functions.updates.GetDifference(pts=0, date=0, qts=0)))
+        assert len(diff.new_messages) == 4  # type: ignore[union-attr]
+    finally:
+        await client.disconnect()
+
+
+async def _input_of(bot: Any, user_id: int) -> Any:
+    try:
+        return await bot.get_input_entity(user_id)
+    except ValueError:
+        return None
+
+
+async def test_telethon_sending_one_random_id_twice_stores_one_message(pair: Pair) -> None:
+    peer = await pair.user.get_input_entity(pair.bot_username)
+    request = tl_functions.messages.SendMessageRequest(peer=peer, message="once", random_id=4242)
+    first = await within(pair.user(request))
+    again = await within(pair.user(request))
+    ids = [
+        [u.id for u in answer.updates if isinstance(u, tl_types.UpdateMessageID)]
+        for answer in (first, again)
+    ]
+    assert ids[0] == ids[1] and len(ids[0]) == 1
+    history = await raw_history(pair.user, peer)
+    assert [m.message for m in history].count("once") == 1
+    bots_view = await raw_history(pair.bot, await pair.bot.get_input_entity(pair.user_id))
+    assert [m.message for m in bots_view].count("once") == 1

@@ -234,3 +234,33 @@ async def test_telethon_user_presses_the_bots_button(
         answer["cache_time"],
     )
     assert served_layers(loopgram_server, bot_me["id"]) == {js_library[0].layer}
+
+
+@pytest.mark.parametrize("js_library", [LIBRARIES[0]], ids=["GramJS"], indirect=True)
+async def test_gramjs_bot_with_a_memory_session_starts_after_two_errors_at_once(
+    spawn: Spawn, loopgram_server: ServerThread
+) -> None:
+    # On a MemorySession, GramJS asks users.getUsers (its event dispatch wants getMe) and
+    # start()'s updates.getState together before it is logged in; both are answered 401
+    # AUTH_KEY_UNREGISTERED. GramJS 2.26 throws out of its container loop at the first error
+    # result: when both answers shared a container it never saw the second, and
+    # start({botAuthToken}) hung.
+    token = loopgram_server.create_bot("memoryjsbot")
+    answer = answer_for("memoryjsbot")
+    bot, me = await spawn(
+        role="bot",
+        session="memory",
+        get_me_first=True,
+        token=token,
+        keyboard=KEYBOARD,
+        answer=answer,
+    )
+    assert me["username"] == "memoryjsbot"
+    assert me["early_get_me"] == "AUTH_KEY_UNREGISTERED"  # its answer was not lost either
+    # And it serves: a user presses its button and gets its answer.
+    user, user_me = await spawn(
+        role="user", phone=new_phone(), code=LOGIN_CODE, bot="memoryjsbot", press="info"
+    )
+    assert (await user.expect("keyboard"))["rows"] == KEYBOARD
+    assert (await user.expect("answer")) == expected_answer(answer)
+    assert (await bot.expect("pressed"))["user_id"] == user_me["id"]

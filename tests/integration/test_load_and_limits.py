@@ -1,7 +1,9 @@
 """Load and per-connection limits over loopback TCP, with unmodified Telethon (and loopgram's
-own client beside it): hundreds of presses pending at one bot at the same moment, and the
-idle timeout (``Limits.idle_timeout``) that closes a connection gone silent after it opened
-while busy connections stay up.
+own client beside it): hundreds of presses pending at one bot at the same moment; the idle
+timeout (``Limits.idle_timeout``) that closes a connection gone silent after it opened
+while busy connections stay up, and the opening timeout that closes one which never opened
+(a key exchange abandoned after ``req_pq_multi``); connection caps; what clients can make the
+server log, one line per kind a minute.
 
 The server's I/O timeouts run on the event loop's real timers (no injectable clock), so the
 idle tests use a short timeout and wait, bounded, for the close itself: end of stream on a raw
@@ -13,19 +15,32 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import logging
 import os
 import struct
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from telethon import Button, events  # type: ignore[import-untyped]
 
-from loopgram.client import Client
+import loopgram.server.app as server_app
+import loopgram.tl.functions.help as fhelp
+from loopgram.client import Client, RpcError
 from loopgram.client import Message as LoopgramMessage
+from loopgram.crypto import RsaPrivateKey, RsaPublicKey
+from loopgram.mtproto.client_connection import ClientConnection
+from loopgram.mtproto.deps import FakeClock
+from loopgram.mtproto.events import HandshakeCompleted
+from loopgram.mtproto.server_connection import ServerConnection
 from loopgram.net import Limits
+from loopgram.server import ServerConfig
+from loopgram.server.app import LoopgramServer
 from loopgram.testing.server import ServerThread
 from loopgram.testing.telethon import telethon_client
+from loopgram.tl import TLObject
+from loopgram.tl.types import Config, NearestDc
 
 from .support import LOGIN_CODE, Pair, eventually, make_pair, start_bot, within
 
@@ -213,14 +228,41 @@ async def read_until_closed(reader: asyncio.StreamReader, timeout: float) -> byt
 
 async def raw_silent_after_res_pq(server: ServerThread, timeout: float = CLOSE_WITHIN) -> float:
     """Open a raw connection, exchange ``req_pq_multi``/``resPQ``, say nothing more; how
-    long after the last byte sent the server closed it (waiting ``timeout`` at most)."""
+    long after connecting the server closed it (waiting ``timeout`` at most)."""
+    loop = asyncio.get_running_loop()
+    connecting = loop.time()
     reader, writer = await asyncio.open_connection(server.host, server.port)
     try:
-        loop = asyncio.get_running_loop()
         writer.write(INTERMEDIATE + req_pq_multi_frame())
         await writer.drain()
-        last_sent = loop.time()
         await read_res_pq(reader)
+        assert await read_until_closed(reader, timeout) == b""
+        return loop.time() - connecting
+    finally:
+        writer.close()
+
+
+async def raw_silent_after_key_exchange(
+    server: ServerThread, timeout: float = CLOSE_WITHIN
+) -> float:
+    """Open a raw connection, run a whole key exchange on it (loopgram's sans-I/O client,
+    which sends nothing once it has the key unless asked to), say nothing more; how long
+    after the last byte sent the server closed it (waiting ``timeout`` at most)."""
+    client = ClientConnection(rsa_keys=[RsaPublicKey.from_pem(server.public_key_pem)])
+    client.start()
+    loop = asyncio.get_running_loop()
+    reader, writer = await asyncio.open_connection(server.host, server.port)
+    try:
+        last_sent = loop.time()
+        completed = False
+        while not completed:
+            if out := client.data_to_send():
+                writer.write(out)
+                await writer.drain()
+                last_sent = loop.time()
+            data = await within(reader.read(65536))
+            assert data, "the server closed the connection during the key exchange"
+            completed = any(isinstance(e, HandshakeCompleted) for e in client.receive_data(data))
         assert await read_until_closed(reader, timeout) == b""
         return loop.time() - last_sent
     finally:
@@ -349,13 +391,19 @@ async def test_telethon_connection_silent_for_the_idle_timeout_is_closed_and_bus
         await pair.disconnect()
 
 
-@pytest.mark.loopgram(limits=IDLE_LIMITS)
-async def test_raw_connection_silent_after_its_first_reply_is_closed_after_the_idle_timeout(
+OPENING = IDLE / 2
+"""The opening timeout of the next test, against an idle timeout it cannot be mistaken for."""
+
+
+@pytest.mark.loopgram(limits=Limits(opening_timeout=OPENING, idle_timeout=60.0))
+async def test_raw_connection_that_stops_after_req_pq_is_closed_at_the_opening_timeout(
     loopgram_server: ServerThread,
 ) -> None:
-    """Raw bytes: ``req_pq_multi`` is answered with ``resPQ`` (the connection has opened),
-    then nothing: the server closes the socket, without a reply, after the idle timeout. A
-    Telethon bot and user on other connections keep working meanwhile."""
+    """Raw bytes: ``req_pq_multi`` is answered with ``resPQ``, then nothing. That answer
+    does not open the connection (the key exchange is still in progress, and is forgotten
+    after the opening timeout): the server closes the socket at the opening timeout, not
+    after the idle timeout (60 s here; before, it kept it that long). A Telethon bot and
+    user on other connections keep working meanwhile."""
     server = loopgram_server
     pair = await steady_pair(server, "rawidlebot")
 
@@ -364,8 +412,8 @@ async def test_raw_connection_silent_after_its_first_reply_is_closed_after_the_i
     stop = asyncio.Event()
     pressing = asyncio.ensure_future(keep_pressing(pair, stop))
     try:
-        silent_for = await raw_silent_after_res_pq(server)
-        assert IDLE * 0.95 <= silent_for < CLOSE_WITHIN
+        closed_after = await raw_silent_after_res_pq(server)
+        assert closed_after >= OPENING * 0.95  # the opening timeout's close, not sooner
         assert not pressing.done()
         stop.set()
         assert await within(pressing) >= 1
@@ -378,6 +426,17 @@ async def test_raw_connection_silent_after_its_first_reply_is_closed_after_the_i
         await pair.disconnect()
 
 
+@pytest.mark.loopgram(limits=IDLE_LIMITS)
+async def test_raw_connection_silent_after_a_whole_key_exchange_is_closed_after_the_idle_timeout(
+    loopgram_server: ServerThread,
+) -> None:
+    """A finished key exchange opens the connection although no encrypted message follows:
+    silent from then on, it is closed by the idle timeout (IDLE after its last byte), not
+    by the shorter opening timeout."""
+    silent_for = await raw_silent_after_key_exchange(loopgram_server)
+    assert IDLE * 0.95 <= silent_for < CLOSE_WITHIN
+
+
 SHORT_IDLE = 0.3
 
 
@@ -387,5 +446,325 @@ async def test_idle_timeout_shorter_than_the_opening_timeout_still_closes_a_sile
 ) -> None:
     """``idle_timeout`` counts from the last byte received once the connection has opened,
     whatever the (longer) opening timeout."""
-    silent_for = await raw_silent_after_res_pq(loopgram_server, timeout=10 * SHORT_IDLE)
+    silent_for = await raw_silent_after_key_exchange(loopgram_server, timeout=10 * SHORT_IDLE)
     assert silent_for >= SHORT_IDLE * 0.95
+
+
+# -- connection caps and file descriptors ---------------------------------------------------------
+
+
+async def open_raw(host: str, port: int, source: str | None = None) -> Any:
+    """A raw connection that sent ``req_pq_multi`` (from ``source``, another loopback
+    address, if given)."""
+    local = (source, 0) if source is not None else None
+    reader, writer = await asyncio.open_connection(host, port, local_addr=local)
+    writer.write(INTERMEDIATE + req_pq_multi_frame())
+    return reader, writer
+
+
+async def served(reader: asyncio.StreamReader) -> bool:
+    """Whether the server answered ``req_pq_multi`` (``False``: it closed the connection)."""
+    try:
+        await read_res_pq(reader)
+    except (asyncio.IncompleteReadError, ConnectionResetError):
+        return False
+    return True
+
+
+def test_the_connection_cap_follows_the_open_file_limit() -> None:
+    limits = Limits()
+    assert limits.connection_cap(20_000) == 20_000 - 64
+    assert limits.connection_cap(1024) == 1024 - 64
+    assert limits.connection_cap(64) == 48  # at most a quarter kept back
+    assert limits.connection_cap(None) == 50_000
+    assert Limits(max_connections=100).connection_cap(20_000) == 100
+    assert limits.per_address_cap(limits.connection_cap(1024)) == 480
+    assert Limits(max_per_address=8).per_address_cap(960) == 8
+
+
+@pytest.mark.loopgram(limits=Limits(max_per_address=3))
+async def test_connections_over_the_per_address_cap_are_refused_without_disturbing_others(
+    loopgram_server: ServerThread,
+) -> None:
+    server = loopgram_server
+    held = [await open_raw(server.host, server.port) for _ in range(3)]
+    try:
+        assert all([await served(reader) for reader, _ in held])
+        over_reader, over_writer = await open_raw(server.host, server.port)
+        assert not await served(over_reader)  # closed at once
+        over_writer.close()
+        # Another address is not held to 127.0.0.1's count...
+        other_reader, other_writer = await open_raw(server.host, server.port, "127.0.0.2")
+        assert await served(other_reader)
+        other_writer.close()
+        # ... the three keep working (a second req_pq_multi on each is answered) ...
+        for reader, writer in held:
+            writer.write(req_pq_multi_frame())
+            assert await served(reader)
+        # ... and a place freed is a place taken.
+        _, first_writer = held.pop(0)
+        first_writer.close()
+        await first_writer.wait_closed()
+
+        async def admitted() -> bool | None:
+            reader, writer = await open_raw(server.host, server.port)
+            ok = await served(reader)
+            if ok:
+                held.append((reader, writer))
+            else:
+                writer.close()
+            return ok or None
+
+        assert await eventually(admitted)
+    finally:
+        for _, writer in held:
+            writer.close()
+
+
+EMFILE_SERVER = """
+import asyncio, importlib, logging, sys
+from loopgram.net import Limits
+from loopgram.server import ServerConfig
+from loopgram.server.app import LoopgramServer
+
+logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+# What a server that has been up a while has loaded already (the key exchange's optional
+# accelerator is imported on first use, and an import needs descriptors too).
+try:
+    importlib.import_module("gmpy2")
+except ImportError:
+    pass
+
+async def main():
+    limits = Limits(fd_reserve=0, max_per_address=10_000)
+    async with LoopgramServer(None, port=0, limits=limits, pool_size=4) as server:
+        print(server.port, flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+
+asyncio.run(main())
+"""
+FILE_LIMIT = 48
+
+
+def low_file_limit() -> None:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_NOFILE, (FILE_LIMIT, FILE_LIMIT))
+
+
+@pytest.mark.skipif(os.name != "posix", reason="needs RLIMIT_NOFILE")
+async def test_running_out_of_descriptors_warns_once_and_accepts_again_once_they_free_up(
+    tmp_path: Any,
+) -> None:
+    """The server process may open 48 files (soft = hard, so it cannot raise it): 80
+    connections make ``accept()`` fail with EMFILE. One warning, no traceback; the
+    connections left waiting in the backlog are served once the first ones close."""
+    import subprocess
+    import sys
+
+    err_path = tmp_path / "stderr.txt"
+    with open(err_path, "w") as err:
+        process = subprocess.Popen(
+            [sys.executable, "-c", EMFILE_SERVER],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+            preexec_fn=low_file_limit,
+        )
+    try:
+        assert process.stdout is not None and process.stdin is not None
+        port = int(await within(asyncio.to_thread(process.stdout.readline), 60))
+        clients = [await open_raw("127.0.0.1", port) for _ in range(80)]
+        answers = {asyncio.ensure_future(served(reader)): writer for reader, writer in clients}
+
+        async def warned() -> bool | None:
+            return "out of file descriptors" in err_path.read_text() or None
+
+        await eventually(warned, timeout=30)
+        # Give the accepted connections a moment to be answered: the ones left waiting in
+        # the backlog cannot be, whatever the time.
+        done, waiting = await asyncio.wait(answers, timeout=3)
+        assert done and waiting
+        assert all(task.result() for task in done)
+        for task in done:
+            answers[task].close()
+        for task in waiting:
+            assert await within(task)  # accepted once descriptors came free
+        for writer in answers.values():
+            writer.close()
+        process.stdin.write("\n")
+        process.stdin.flush()
+        assert await within(asyncio.to_thread(process.wait), 30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    log = err_path.read_text()
+    assert log.count("out of file descriptors") == 1, log
+    assert "Traceback" not in log and "socket.accept() out of system resource" not in log, log
+
+
+# -- flood limits over the wire ------------------------------------------------------------------
+
+
+async def burst_of_bot_messages(server: ServerThread, name: str, count: int) -> int:
+    """A Telethon bot sends ``count`` messages to one user as fast as it can, never sleeping
+    through a flood wait; how many were refused with FLOOD_WAIT."""
+    from telethon.errors import FloodWaitError  # type: ignore[import-untyped]
+
+    pair = await make_pair(server, server.create_bot(name))
+    pair.bot.flood_sleep_threshold = 0
+    refused = 0
+    try:
+        for i in range(count):
+            try:
+                await within(pair.bot.send_message(pair.user_id, f"n{i}"))
+            except FloodWaitError:
+                refused += 1
+    finally:
+        await pair.disconnect()
+    return refused
+
+
+async def test_a_bot_flooding_one_chat_gets_flood_wait_by_default(
+    loopgram_server: ServerThread,
+) -> None:
+    # 20 at once pass, then about one a second: 60 sent back to back (well under a second
+    # each on loopback) cannot all pass.
+    assert await burst_of_bot_messages(loopgram_server, "flood_bot", 60) > 0
+
+
+@pytest.mark.loopgram(config=ServerConfig(bot_chat_rate=None))
+async def test_the_per_chat_limit_can_be_switched_off_from_the_fixture(
+    loopgram_server: ServerThread,
+) -> None:
+    assert await burst_of_bot_messages(loopgram_server, "free_bot", 60) == 0
+
+
+# -- what clients can make the server log ---------------------------------------------------------
+
+LOG_PERIOD = 61.0
+"""Past the minute between two log lines of one kind: the fake clock of these tests moves by it.
+Client and server share the clock, so their message ids stay in step."""
+LEFT_OUT = " (and {} more like it since the last such line)"
+
+
+def clocked_client(server: LoopgramServer, clock: FakeClock) -> Client:
+    """A loopgram client on the server's fake clock (no pings: nothing but what a test sends)."""
+    return Client(
+        host=server.host,
+        port=server.port,
+        public_key=server.public_key_pem,
+        clock=clock,
+        ping_interval=None,
+    )
+
+
+def messages(caplog: pytest.LogCaptureFixture, logger: str, part: str) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == logger and part in r.getMessage()]
+
+
+async def test_refused_connections_log_one_warning_a_minute_with_the_count_left_out(
+    loopgram_rsa_key: RsaPrivateKey, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Connections over the per-address cap are refused one by one, and logged once per
+    minute of the server's clock: the next line says how many were left out."""
+    clock = FakeClock(time.time())
+    limits = Limits(max_per_address=1)
+    caplog.set_level(logging.WARNING, logger="loopgram.net")
+    async with LoopgramServer(port=0, clock=clock, rsa_key=loopgram_rsa_key, limits=limits) as lg:
+        held_reader, held_writer = await open_raw(lg.host, lg.port)
+        try:
+            assert await served(held_reader)
+            for round_ in (10, 1):
+                for _ in range(round_):
+                    reader, writer = await open_raw(lg.host, lg.port)
+                    assert not await served(reader)  # closed as it was accepted
+                    writer.close()
+                clock.advance(LOG_PERIOD)
+        finally:
+            held_writer.close()
+    refused = [r.getMessage() for r in messages(caplog, "loopgram.net", "refused")]
+    line = "connection from 127.0.0.1 refused: it holds 1 connections already"
+    assert refused == [line, line + LEFT_OUT.format(9)]
+
+
+async def test_a_connection_the_server_fails_on_logs_one_traceback_a_minute_and_only_it_closes(
+    loopgram_rsa_key: RsaPrivateKey,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A bug the protocol layer hits on some input (injected here: ``receive_data`` raises
+    on a marker) closes that connection and logs its traceback -- once a minute, however
+    many clients send that input -- while a client next to them is served."""
+    receive_data = ServerConnection.receive_data
+
+    def failing_on_marker(self: ServerConnection, data: bytes) -> list[Any]:
+        if b"BOOM" in data:
+            raise RuntimeError("a bug of the server")
+        return receive_data(self, data)
+
+    monkeypatch.setattr(ServerConnection, "receive_data", failing_on_marker)
+    clock = FakeClock(time.time())
+    caplog.set_level(logging.ERROR, logger="loopgram.net")
+    async with LoopgramServer(port=0, clock=clock, rsa_key=loopgram_rsa_key) as lg:
+        client = clocked_client(lg, clock)
+        await within(client.connect())
+        try:
+            for round_ in (10, 1):
+                for _ in range(round_):
+                    reader, writer = await asyncio.open_connection(lg.host, lg.port)
+                    writer.write(INTERMEDIATE + b"BOOM")
+                    assert await read_until_closed(reader, CLOSE_WITHIN) == b""
+                    writer.close()
+                nearest = await within(client.invoke(fhelp.GetNearestDc()))
+                assert isinstance(nearest, NearestDc) and nearest.this_dc == 2
+                clock.advance(LOG_PERIOD)
+        finally:
+            await client.disconnect()
+    failed = messages(caplog, "loopgram.net", "receive_data failed")
+    assert len(failed) == 2 and all(r.exc_info is not None for r in failed)
+    assert failed[1].getMessage().endswith(LEFT_OUT.format(9))
+
+
+async def test_a_result_that_does_not_encode_logs_one_traceback_per_method_a_minute(
+    loopgram_rsa_key: RsaPrivateKey,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A result the server cannot write (injected here: the encoder fails on ``NearestDc``)
+    is answered ``500 INTERNAL`` each time and logged with its traceback once a minute."""
+    encoder = server_app._encoder
+
+    def failing_encoder(layer: int | None) -> Callable[[TLObject], bytes]:
+        serialize = encoder(layer)
+
+        def encode(obj: TLObject) -> bytes:
+            if isinstance(obj, NearestDc):
+                raise ValueError("no layout for NearestDc")
+            return serialize(obj)
+
+        return encode
+
+    monkeypatch.setattr(server_app, "_encoder", failing_encoder)
+    clock = FakeClock(time.time())
+    caplog.set_level(logging.ERROR, logger="loopgram.server")
+    async with LoopgramServer(port=0, clock=clock, rsa_key=loopgram_rsa_key) as lg:
+        client = clocked_client(lg, clock)
+        await within(client.connect())
+        try:
+            for round_ in (10, 1):
+                for _ in range(round_):
+                    with pytest.raises(RpcError) as info:
+                        await within(client.invoke(fhelp.GetNearestDc()))
+                    assert (info.value.code, info.value.message) == (500, "INTERNAL")
+                config = await within(client.invoke(fhelp.GetConfig()))  # other methods work
+                assert isinstance(config, Config) and config.this_dc == 2
+                clock.advance(LOG_PERIOD)
+        finally:
+            await client.disconnect()
+    failed = messages(caplog, "loopgram.server", "the result does not encode")
+    assert len(failed) == 2 and all(r.exc_info is not None for r in failed)
+    line = "help.getNearestDc: the result does not encode"
+    assert failed[1].getMessage() == line + LEFT_OUT.format(9)

@@ -20,7 +20,7 @@ from loopgram.mtproto.errors import RemoteProtocolError
 from loopgram.mtproto.events import MessageRejected, RequestReceived, SessionCreated
 from loopgram.mtproto.server_connection import ServerConnection
 from loopgram.mtproto.session import PaddingPool, seal_message
-from loopgram.tl import ContainerMessage, GzipPacked, MsgContainer, read
+from loopgram.tl import ContainerMessage, GzipPacked, MsgContainer, RpcResult, read
 from loopgram.tl.functions.help import GetNearestDc
 from loopgram.tl.mtproto.functions import Ping
 from loopgram.tl.mtproto.types import (
@@ -30,6 +30,7 @@ from loopgram.tl.mtproto.types import (
     MsgsAck,
     NewSessionCreated,
     Pong,
+    RpcError,
 )
 from loopgram.transport import QuickAck
 
@@ -336,20 +337,49 @@ def test_too_many_sessions_on_one_connection() -> None:
     assert info.value.code == -429
 
 
-def test_gzipped_query_and_bad_gzip() -> None:
+def rpc_errors(s: Setup) -> dict[int, tuple[int, str]]:
+    """The ``rpc_error``s among the server's replies, by the msg_id they answer."""
+    out: dict[int, tuple[int, str]] = {}
+    for obj in s.replies():
+        if isinstance(obj, RpcResult):
+            error = read(obj.result)
+            if isinstance(error, RpcError):
+                out[obj.req_msg_id] = (error.error_code, error.error_message)
+    return out
+
+
+def test_gzipped_query_is_read_and_handed_up_as_received() -> None:
     s = Setup()
     request = bytes(GetNearestDc())
-    events = s.send(s.next_id(), 1, GzipPacked.pack(request))
+    packed = GzipPacked.pack(request)
+    events = s.send(s.next_id(), 1, packed)
     (received,) = of_type(events, RequestReceived)
-    assert received.body == request and received.request == GetNearestDc()
-    # gzip around a container, or a gzip that does not inflate: ignored, counted.
-    s.send(s.next_id(), 3, GzipPacked.pack(container((s.next_id(), 1, ping()))))
-    s.send(s.next_id(), 5, b"\xa1\xcf\x72\x30\x04abcd\x00\x00\x00")
-    assert s.server.malformed == 2
+    assert received.request == GetNearestDc()
+    # Still packed: a layer above that reads it again meets the same gzip rules.
+    assert received.body == packed and read(received.body) == GetNearestDc()
 
 
-def test_malformed_service_messages_are_counted() -> None:
+def test_gzip_around_a_container_is_an_invalid_container() -> None:
     s = Setup()
-    s.send(s.next_id(), 1, ping()[:-4])
-    s.send(s.next_id(), 2, bytes(MsgsAck(msg_ids=[1]))[:-4])
+    mid = s.next_id()
+    s.send(mid, 2, GzipPacked.pack(container((s.next_id(), 1, ping()))))
+    assert s.replies()[-1] == notification(64, mid, 2)
+
+
+def test_gzip_that_does_not_inflate_is_answered_input_fetch_error() -> None:
+    # Before, it got only a msgs_ack: the client waited for an answer forever.
+    s = Setup()
+    mid = s.next_id()
+    assert s.send(mid, 1, b"\xa1\xcf\x72\x30\x04abcd\x00\x00\x00") == [
+        SessionCreated(s.key.id, s.raw.session_id, mid, s.server.sessions[0].unique_id)
+    ]
+    assert rpc_errors(s) == {mid: (400, "INPUT_FETCH_ERROR")}
+
+
+def test_malformed_service_messages_are_answered_except_acks() -> None:
+    s = Setup()
+    bad_ping = s.next_id()
+    s.send(bad_ping, 1, ping()[:-4])
+    s.send(s.next_id(), 2, bytes(MsgsAck(msg_ids=[1]))[:-4])  # nobody waits for an ack
     assert s.server.malformed == 2
+    assert rpc_errors(s) == {bad_ping: (400, "INPUT_FETCH_ERROR")}

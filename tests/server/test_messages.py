@@ -381,12 +381,13 @@ async def test_get_messages_by_id_in_the_callers_box(core: ServerCore) -> None:
     assert bot.me.id in {u.id for u in result.users if isinstance(u, types.User)}
 
 
-async def test_read_history_is_accepted(core: ServerCore) -> None:
+async def test_read_history_takes_one_pts_for_the_read_mark(core: ServerCore) -> None:
     alice = await login_user(core, "+1 555 0100")
     bob = await login_user(core, "+1 555 0200")
     await send(alice, bob)
     affected = await bob.call(fmsg.ReadHistory(peer=bob.input_peer(alice), max_id=1))
-    assert affected == msg_types.AffectedMessages(pts=1, pts_count=0)
+    # pts 1 is the message, pts 2 updateReadHistoryInbox (tests/server/test_everyday_methods).
+    assert affected == msg_types.AffectedMessages(pts=2, pts_count=1)
 
 
 async def test_game_message_gets_a_default_play_button(core: ServerCore) -> None:

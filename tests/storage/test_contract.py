@@ -20,6 +20,7 @@ from loopgram.storage import (
     MessageNotFound,
     PeerRef,
     PhoneTaken,
+    RandomIdTaken,
     ServerSalt,
     SessionNotFound,
     SessionState,
@@ -29,7 +30,9 @@ from loopgram.storage import (
     UnackedMessage,
     UpdateState,
     UsernameTaken,
+    ValueTooLarge,
 )
+from loopgram.storage._common import MAX_VALUE_BYTES
 from loopgram.tl import types as t
 from loopgram.tl.abcs import KeyboardInlineButton
 
@@ -637,6 +640,108 @@ def test_delete_own_copy_and_revoke(storage: Storage) -> None:
     assert storage.updates.state(user).pts == 7
     # Box ids are never reused.
     assert [m.id for m in send(storage, bot, user)] == [5, 5]
+
+
+def test_a_repeated_random_id_stores_nothing_and_names_the_first_message(
+    storage: Storage,
+) -> None:
+    bot, user = make_pair(storage)
+    first = storage.messages.send(
+        sender_id=user, peer=PeerRef.user(bot), text="once", render_update=render_new, random_id=7
+    )
+    with pytest.raises(RandomIdTaken) as taken:
+        storage.messages.send(
+            sender_id=user,
+            peer=PeerRef.user(bot),
+            text="twice",
+            render_update=render_new,
+            random_id=7,
+        )
+    assert taken.value.existing == first[0][0]
+    assert (taken.value.sender_id, taken.value.random_id) == (user, 7)
+    assert [m.text for m in storage.messages.history(user, PeerRef.user(bot))] == ["once"]
+    assert [m.text for m in storage.messages.history(bot, PeerRef.user(user))] == ["once"]
+    assert storage.updates.state(user).pts == 1 and storage.updates.state(bot).pts == 1
+    # The id is the sender's: the other side may use it, and so may the sender elsewhere.
+    storage.messages.send(
+        sender_id=bot, peer=PeerRef.user(user), text="bot", render_update=render_new, random_id=7
+    )
+    # The repeat is answered with the message as it is now.
+    storage.messages.edit(user, 1, text="edited", render_update=render_edit)
+    with pytest.raises(RandomIdTaken) as again:
+        storage.messages.send(
+            sender_id=user, peer=PeerRef.user(bot), text="x", render_update=render_new, random_id=7
+        )
+    assert (again.value.existing.id, again.value.existing.text) == (1, "edited")
+
+
+def test_a_random_id_is_free_again_once_the_senders_copy_is_deleted(storage: Storage) -> None:
+    bot, user = make_pair(storage)
+    storage.messages.send(
+        sender_id=user, peer=PeerRef.user(bot), text="a", render_update=render_new, random_id=-1
+    )
+    storage.messages.delete(user, [1], revoke=False, render_update=render_delete)
+    [(copy, _), _] = storage.messages.send(
+        sender_id=user, peer=PeerRef.user(bot), text="b", render_update=render_new, random_id=-1
+    )
+    assert copy.text == "b"
+    with pytest.raises(RandomIdTaken):
+        storage.messages.send(
+            sender_id=user, peer=PeerRef.user(bot), text="c", render_update=render_new, random_id=-1
+        )
+
+
+def test_sends_without_random_id_are_never_deduplicated(storage: Storage) -> None:
+    bot, user = make_pair(storage)
+    send(storage, user, bot, "same")
+    send(storage, user, bot, "same")
+    assert len(storage.messages.history(user, PeerRef.user(bot))) == 2
+
+
+def test_a_value_too_large_to_store_is_refused_before_anything_is_written(
+    storage: Storage,
+) -> None:
+    bot, user = make_pair(storage)
+    big = b"\x00" * (MAX_VALUE_BYTES + 1)
+    with pytest.raises(ValueTooLarge):
+        storage.messages.send(
+            sender_id=bot, peer=PeerRef.user(user), text="t", render_update=render_new, entities=big
+        )
+    with pytest.raises(ValueTooLarge):
+        storage.messages.send(
+            sender_id=bot,
+            peer=PeerRef.user(user),
+            text="x" * (MAX_VALUE_BYTES // 2 + 1) + "\u00e9" * (MAX_VALUE_BYTES // 4),
+            render_update=render_new,
+        )
+    assert storage.updates.state(user).pts == 0
+    send(storage, bot, user)
+    with pytest.raises(ValueTooLarge):
+        storage.messages.edit(bot, 1, reply_markup=big, render_update=render_edit)
+    with pytest.raises(ValueTooLarge):
+        storage.inline_messages.put(
+            InlineMessage(id=b"big", bot_id=bot, text="t", entities=None, reply_markup=big, date=1)
+        )
+    assert storage.inline_messages.get(b"big") is None
+    assert storage.updates.state(user).pts == 1
+
+
+def test_a_bot_token_with_thousands_of_digits_is_just_wrong(storage: Storage) -> None:
+    storage.accounts.create_bot("TestBot", "Test", "s3cret")
+    assert storage.accounts.get_by_bot_token("9" * 5000 + ":s3cret") is None
+    assert storage.accounts.get_by_bot_token("9" * 20 + ":s3cret") is None
+
+
+def test_get_many_takes_any_number_of_ids(storage: Storage) -> None:
+    bot, user = make_pair(storage)
+    for i in range(3):
+        send(storage, bot, user, f"m{i}")
+    wanted = [3, *range(100, 300_000), 1]
+    assert [m.id for m in storage.messages.get_many(user, wanted)] == [3, 1]
+    assert [a.id for a in storage.accounts.get_many([user, *range(2, 300_000), bot])] == [
+        user,
+        bot,
+    ]
 
 
 # -- updates ----------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from loopgram.storage import (
     FIRST_ACCOUNT_ID,
     InlineMessage,
     PeerRef,
+    RandomIdTaken,
     SchemaError,
     ServerSalt,
     SessionState,
@@ -27,6 +28,7 @@ from loopgram.storage import (
     StorageError,
     StoredMessage,
     UnackedMessage,
+    ValueTooLarge,
 )
 from loopgram.storage.migrations import MIGRATIONS, Migration
 from loopgram.storage.sqlite import Synchronous
@@ -462,3 +464,38 @@ def test_not_a_database(tmp_path: Path) -> None:
         open_db(path)
     with pytest.raises(ValueError):
         SqliteStorage(":memory:")
+
+
+def test_random_ids_survive_a_reopen_and_an_upgrade_from_version_1(tmp_path: Path) -> None:
+    path = tmp_path / "x.db"
+    with open_db(path, migrations=MIGRATIONS[:1]) as s:
+        bot = s.accounts.create_bot("TestBot", "Test", "secret").id
+        user = s.accounts.create_user("15550001", "Alice").id
+    with open_db(path) as s:
+        s.messages.send(
+            sender_id=user, peer=PeerRef.user(bot), text="once", render_update=render, random_id=5
+        )
+    with open_db(path) as s, pytest.raises(RandomIdTaken) as taken:
+        s.messages.send(
+            sender_id=user, peer=PeerRef.user(bot), text="again", render_update=render, random_id=5
+        )
+    assert (taken.value.existing.id, taken.value.existing.text) == (1, "once")
+
+
+def test_sqlites_own_size_limit_is_reported_as_value_too_large(tmp_path: Path) -> None:
+    with open_db(tmp_path / "x.db") as s:
+        bot = s.accounts.create_bot("TestBot", "Test", "secret").id
+        user = s.accounts.create_user("15550001", "Alice").id
+        conn = s._db.conn
+        assert conn is not None
+        # What a 1 GB value does to a default build ("string or blob too big"), made cheap.
+        conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, 1000)
+        with pytest.raises(ValueTooLarge):
+            s.messages.send(
+                sender_id=bot, peer=PeerRef.user(user), text="x" * 2000, render_update=render
+            )
+        conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, 1_000_000_000)
+        [(copy, _), _] = s.messages.send(
+            sender_id=bot, peer=PeerRef.user(user), text="fits", render_update=render
+        )
+        assert (copy.id, copy.pts) == (1, 1)

@@ -65,6 +65,30 @@ class MessageTooLongError(BadRequestError):
     DESCRIPTION = "The message text is too long"
 
 
+class EntityBoundsInvalidError(BadRequestError):
+    """400 ENTITY_BOUNDS_INVALID: An entity's offset or length lies outside the text."""
+
+    CODE = 400
+    NAME = "ENTITY_BOUNDS_INVALID"
+    DESCRIPTION = "An entity's offset or length lies outside the text"
+
+
+class EntitiesTooLongError(BadRequestError):
+    """400 ENTITIES_TOO_LONG: The message's formatting entities are too long."""
+
+    CODE = 400
+    NAME = "ENTITIES_TOO_LONG"
+    DESCRIPTION = "The message's formatting entities are too long"
+
+
+class EntityMentionUserInvalidError(BadRequestError):
+    """400 ENTITY_MENTION_USER_INVALID: A mention names a user that is invalid or unknown."""
+
+    CODE = 400
+    NAME = "ENTITY_MENTION_USER_INVALID"
+    DESCRIPTION = "A mention names a user that is invalid or unknown"
+
+
 class DataInvalidError(BadRequestError):
     """400 DATA_INVALID: No button of the message carries this callback data."""
 
@@ -177,6 +201,14 @@ class FirstnameInvalidError(BadRequestError):
     DESCRIPTION = "The first name is invalid"
 
 
+class LastnameInvalidError(BadRequestError):
+    """400 LASTNAME_INVALID: The last name is invalid."""
+
+    CODE = 400
+    NAME = "LASTNAME_INVALID"
+    DESCRIPTION = "The last name is invalid"
+
+
 class AccessTokenInvalidError(BadRequestError):
     """400 ACCESS_TOKEN_INVALID: The bot token is invalid."""
 
@@ -215,6 +247,70 @@ class ButtonDataInvalidError(BadRequestError):
     CODE = 400
     NAME = "BUTTON_DATA_INVALID"
     DESCRIPTION = "Callback data must be 1 to 64 bytes"
+
+
+class BotCommandInvalidError(BadRequestError):
+    """400 BOT_COMMAND_INVALID: A command is not 1 to 32 lower-case letters, digits or _."""
+
+    CODE = 400
+    NAME = "BOT_COMMAND_INVALID"
+    DESCRIPTION = "A command is not 1 to 32 lower-case letters, digits or _"
+
+
+class BotCommandDescriptionInvalidError(BadRequestError):
+    """400 BOT_COMMAND_DESCRIPTION_INVALID: A command description is not 1 to 256 characters."""
+
+    CODE = 400
+    NAME = "BOT_COMMAND_DESCRIPTION_INVALID"
+    DESCRIPTION = "A command description is not 1 to 256 characters"
+
+
+class BotCommandsTooMuchError(BadRequestError):
+    """400 BOT_COMMANDS_TOO_MUCH: More than 100 commands."""
+
+    CODE = 400
+    NAME = "BOT_COMMANDS_TOO_MUCH"
+    DESCRIPTION = "More than 100 commands"
+
+
+class LangCodeInvalidError(BadRequestError):
+    """400 LANG_CODE_INVALID: The language code is not empty or two lower-case letters."""
+
+    CODE = 400
+    NAME = "LANG_CODE_INVALID"
+    DESCRIPTION = "The language code is not empty or two lower-case letters"
+
+
+class SearchQueryEmptyError(BadRequestError):
+    """400 SEARCH_QUERY_EMPTY: The search query is empty."""
+
+    CODE = 400
+    NAME = "SEARCH_QUERY_EMPTY"
+    DESCRIPTION = "The search query is empty"
+
+
+class PhoneNotOccupiedError(BadRequestError):
+    """400 PHONE_NOT_OCCUPIED: No user has this phone number."""
+
+    CODE = 400
+    NAME = "PHONE_NOT_OCCUPIED"
+    DESCRIPTION = "No user has this phone number"
+
+
+class MessageIdsEmptyError(BadRequestError):
+    """400 MESSAGE_IDS_EMPTY: No message ids were given."""
+
+    CODE = 400
+    NAME = "MESSAGE_IDS_EMPTY"
+    DESCRIPTION = "No message ids were given"
+
+
+class RandomIdInvalidError(BadRequestError):
+    """400 RANDOM_ID_INVALID: The random ids do not match the message ids one to one."""
+
+    CODE = 400
+    NAME = "RANDOM_ID_INVALID"
+    DESCRIPTION = "The random ids do not match the message ids one to one"
 
 
 class BotInvalidError(BadRequestError):
@@ -385,12 +481,36 @@ class ConnectionLayerInvalidError(BadRequestError):
     DESCRIPTION = "The API layer is not supported"
 
 
+class ConnectionLangPackInvalidError(BadRequestError):
+    """400 CONNECTION_LANG_PACK_INVALID: The language pack or code of initConnection is invalid."""
+
+    CODE = 400
+    NAME = "CONNECTION_LANG_PACK_INVALID"
+    DESCRIPTION = "The language pack or code of initConnection is invalid"
+
+
+class InputRequestTooLongError(BadRequestError):
+    """400 INPUT_REQUEST_TOO_LONG: The request holds a value too large to keep."""
+
+    CODE = 400
+    NAME = "INPUT_REQUEST_TOO_LONG"
+    DESCRIPTION = "The request holds a value too large to keep"
+
+
 class InputMethodInvalidError(BadRequestError):
     """400 INPUT_METHOD_INVALID: The method is unknown to the server."""
 
     CODE = 400
     NAME = "INPUT_METHOD_INVALID"
     DESCRIPTION = "The method is unknown to the server"
+
+
+class MethodNotImplementedError(BadRequestError):
+    """400 METHOD_NOT_IMPLEMENTED: Not implemented by loopgram: see `loopgram methods`."""
+
+    CODE = 400
+    NAME = "METHOD_NOT_IMPLEMENTED"
+    DESCRIPTION = "Not implemented by loopgram: see `loopgram methods`"
 
 
 class InputFetchErrorError(BadRequestError):
@@ -445,6 +565,9 @@ BY_NAME: Final[dict[str, type[RpcError]]] = {
     "USER_BOT_REQUIRED": UserBotRequiredError,
     "BOT_METHOD_INVALID": BotMethodInvalidError,
     "MESSAGE_TOO_LONG": MessageTooLongError,
+    "ENTITY_BOUNDS_INVALID": EntityBoundsInvalidError,
+    "ENTITIES_TOO_LONG": EntitiesTooLongError,
+    "ENTITY_MENTION_USER_INVALID": EntityMentionUserInvalidError,
     "DATA_INVALID": DataInvalidError,
     "MESSAGE_ID_INVALID": MessageIdInvalidError,
     "MESSAGE_EMPTY": MessageEmptyError,
@@ -459,11 +582,20 @@ BY_NAME: Final[dict[str, type[RpcError]]] = {
     "PHONE_NUMBER_INVALID": PhoneNumberInvalidError,
     "PHONE_NUMBER_OCCUPIED": PhoneNumberOccupiedError,
     "FIRSTNAME_INVALID": FirstnameInvalidError,
+    "LASTNAME_INVALID": LastnameInvalidError,
     "ACCESS_TOKEN_INVALID": AccessTokenInvalidError,
     "USERNAME_INVALID": UsernameInvalidError,
     "USERNAME_OCCUPIED": UsernameOccupiedError,
     "USERNAME_NOT_OCCUPIED": UsernameNotOccupiedError,
     "BUTTON_DATA_INVALID": ButtonDataInvalidError,
+    "BOT_COMMAND_INVALID": BotCommandInvalidError,
+    "BOT_COMMAND_DESCRIPTION_INVALID": BotCommandDescriptionInvalidError,
+    "BOT_COMMANDS_TOO_MUCH": BotCommandsTooMuchError,
+    "LANG_CODE_INVALID": LangCodeInvalidError,
+    "SEARCH_QUERY_EMPTY": SearchQueryEmptyError,
+    "PHONE_NOT_OCCUPIED": PhoneNotOccupiedError,
+    "MESSAGE_IDS_EMPTY": MessageIdsEmptyError,
+    "RANDOM_ID_INVALID": RandomIdInvalidError,
     "BOT_INVALID": BotInvalidError,
     "INLINE_RESULT_EXPIRED": InlineResultExpiredError,
     "QUERY_ID_EMPTY": QueryIdEmptyError,
@@ -485,7 +617,10 @@ BY_NAME: Final[dict[str, type[RpcError]]] = {
     "PASSWORD_MISSING": PasswordMissingError,
     "LIMIT_INVALID": LimitInvalidError,
     "CONNECTION_LAYER_INVALID": ConnectionLayerInvalidError,
+    "CONNECTION_LANG_PACK_INVALID": ConnectionLangPackInvalidError,
+    "INPUT_REQUEST_TOO_LONG": InputRequestTooLongError,
     "INPUT_METHOD_INVALID": InputMethodInvalidError,
+    "METHOD_NOT_IMPLEMENTED": MethodNotImplementedError,
     "INPUT_FETCH_ERROR": InputFetchErrorError,
     "PERSISTENT_TIMESTAMP_INVALID": PersistentTimestampInvalidError,
     "AUTH_KEY_UNREGISTERED": AuthKeyUnregisteredError,
@@ -499,6 +634,9 @@ __all__ = [
     "AccessTokenInvalidError",
     "ArticleTitleEmptyError",
     "AuthKeyUnregisteredError",
+    "BotCommandDescriptionInvalidError",
+    "BotCommandInvalidError",
+    "BotCommandsTooMuchError",
     "BotInvalidError",
     "BotMethodInvalidError",
     "BotResponseTimeoutError",
@@ -506,22 +644,31 @@ __all__ = [
     "ButtonTextInvalidError",
     "ButtonTypeInvalidError",
     "ButtonUrlInvalidError",
+    "ConnectionLangPackInvalidError",
     "ConnectionLayerInvalidError",
     "DataInvalidError",
+    "EntitiesTooLongError",
+    "EntityBoundsInvalidError",
+    "EntityMentionUserInvalidError",
     "FirstnameInvalidError",
     "FloodWaitError",
     "GameBotInvalidError",
     "InlineResultExpiredError",
     "InputFetchErrorError",
     "InputMethodInvalidError",
+    "InputRequestTooLongError",
     "InternalError",
+    "LangCodeInvalidError",
+    "LastnameInvalidError",
     "LimitInvalidError",
     "MediaInvalidError",
     "MessageAuthorRequiredError",
     "MessageEmptyError",
     "MessageIdInvalidError",
+    "MessageIdsEmptyError",
     "MessageNotModifiedError",
     "MessageTooLongError",
+    "MethodNotImplementedError",
     "NextOffsetInvalidError",
     "PasswordMissingError",
     "PeerIdInvalidError",
@@ -529,10 +676,12 @@ __all__ = [
     "PhoneCodeEmptyError",
     "PhoneCodeExpiredError",
     "PhoneCodeInvalidError",
+    "PhoneNotOccupiedError",
     "PhoneNumberInvalidError",
     "PhoneNumberOccupiedError",
     "QueryIdEmptyError",
     "QueryIdInvalidError",
+    "RandomIdInvalidError",
     "ReplyMarkupInvalidError",
     "ReplyMarkupTooLongError",
     "ResultIdDuplicateError",
@@ -540,6 +689,7 @@ __all__ = [
     "ResultIdInvalidError",
     "ResultTypeInvalidError",
     "ResultsTooMuchError",
+    "SearchQueryEmptyError",
     "SendMessageTypeInvalidError",
     "UrlInvalidError",
     "UserBotRequiredError",

@@ -11,9 +11,12 @@ published keys and addresses, to Telegram::
 ``invoke`` returns the function's declared result type. Below it, one
 :class:`~loopgram.net.client.Sender` keeps one TCP connection: concurrent queries share
 packets, lost connections come back with backoff and unanswered queries are sent again in
-the same MTProto session. ``420 FLOOD_WAIT_X`` up to ``flood_sleep_threshold`` seconds is
-slept through (with the injected ``sleep``) and the query sent again; longer waits raise
-:class:`~loopgram.client.errors.FloodWaitError`. The first query of every connection goes
+the same MTProto session. A logged-in client makes itself reachable as soon as a connection
+is back: a ping in its first packet tells the server where to push the session's updates
+(until then a bot would not hear a press), and ``getDifference`` fetches what it missed.
+``420 FLOOD_WAIT_X`` up to ``flood_sleep_threshold`` seconds is slept through (with the
+injected ``sleep``) and the query sent again; longer waits raise
+:class:`~loopgram.client.errors.FloodWaitError`. The first API query of every connection goes
 inside ``invokeWithLayer(229, initConnection(...))`` -- or an older shipped layer, given
 ``layer=`` (``loopgram.client._layered``: only the wire changes, not the objects).
 
@@ -66,6 +69,7 @@ from loopgram.tl.functions import contacts as fcontacts
 from loopgram.tl.functions import messages as fmsg
 from loopgram.tl.functions import updates as fupd
 from loopgram.tl.functions import users as fusers
+from loopgram.tl.mtproto import functions as mt
 from loopgram.tl.types import auth as auth_types
 from loopgram.tl.types import contacts as contact_types
 from loopgram.tl.types import messages as msg_types
@@ -785,6 +789,24 @@ class Client:
             self._updates.state = state
             await self._updates.catch_up()
 
+    def _resume_updates(self) -> None:
+        """A new connection carries our session: make it reachable at once.
+
+        The server pushes a session's updates to the connection it last heard the session
+        on; until this one carries a message it has none, and a callback query pressed
+        meanwhile reaches nobody (the user gets ``BOT_RESPONSE_TIMEOUT``). A ping in the
+        connection's first packet moves the session here; ``getDifference`` then fetches
+        what was pushed while no connection carried it.
+        """
+        sender = self._sender
+        if sender is None or not self.authorized or not self.receive_updates:
+            return
+        pong = sender.request(mt.Ping(ping_id=self._random_id()))
+        # Nobody awaits the pong: a connection lost before it comes is no error.
+        pong.add_done_callback(_consume)
+        if self._updates.state is not None:
+            self._updates.catch_up_soon()
+
     async def _get_difference(self, state: UpdateState) -> abcs.updates.Difference:
         return await self.invoke(fupd.GetDifference(pts=state.pts, date=state.date, qts=state.qts))
 
@@ -840,6 +862,11 @@ class Client:
                 log.error("an update handler failed", exc_info=exc)
 
 
+def _consume(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
 class _SenderEvents:
     """What the sender reports, applied to the client (a ``SenderListener``)."""
 
@@ -873,6 +900,9 @@ class _SenderEvents:
 
     def on_connection_lost(self, reason: str) -> None:
         log.info("connection lost (%s): reconnecting", reason)
+
+    def on_reconnected(self) -> None:
+        self._client._resume_updates()
 
 
 class _OldLayerEvents(_SenderEvents):

@@ -6,8 +6,9 @@ messages, read marks...) carry ``pts`` and ``pts_count``: one applies when
 came in between that we have not seen -- a gap. A gap may close by itself (updates can
 overtake each other), so the update is held for ``gap_timeout`` seconds; if the missing ones
 have not come by then, ``updates.getDifference`` fetches what was missed, slice by slice.
-``updatesTooLong`` and a new MTProto session (the server may have pushed to the old one)
-also call for ``getDifference``. Updates without ``pts`` (callback queries...) are delivered
+``updatesTooLong``, a new MTProto session (the server may have pushed to the old one) and
+a new connection of the same session (what was pushed while none carried it is lost) also
+call for ``getDifference``. Updates without ``pts`` (callback queries...) are delivered
 at once. Channels (their own ``pts`` each) are not served by loopgram and pass through
 unchecked.
 """

@@ -52,8 +52,9 @@ class RequestReceived:
     """Server: the client sent an RPC query; answer with ``send_result``/``send_error``.
 
     ``request`` is the parsed object, or ``None`` when the TL codec does not know its
-    constructor (an older layer, a bad client): ``body`` always holds the raw bytes (gzip
-    already inflated) so that the dispatcher can try again or answer an ``rpc_error``.
+    constructor (an older layer, a bad client): ``body`` always holds the message as received
+    (a ``gzip_packed`` one still packed) so that the dispatcher can try again, under the
+    same inflate budget and nesting rule, or answer an ``rpc_error``.
     """
 
     auth_key_id: int

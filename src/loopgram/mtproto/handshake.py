@@ -105,6 +105,11 @@ __all__ = [
 DEFAULT_DC_ID: Final = 2
 """The DC a loopgram server is (``help.getConfig`` says ``this_dc = 2``)."""
 
+DEFAULT_TTL: Final = 30.0
+"""Seconds a server keeps a key exchange waiting for its next step: what the network driver
+gives a new connection to send its first packet (``net.Limits.opening_timeout``). A client
+takes milliseconds per step; an exchange abandoned after ``resPQ`` was kept as long as an
+idle connection (300 s)."""
 MAX_DH_GEN_RETRIES: Final = 5
 """``dh_gen_retry`` rounds allowed per exchange; the next collision gets ``dh_gen_fail``."""
 
@@ -307,7 +312,9 @@ class ServerHandshake:
     ``random_bytes``; pass :meth:`PrecomputedPool.take` to move them off the critical path).
     ``key_exists`` tells whether an auth key id is taken (answered with ``dh_gen_retry``).
     ``dc_id`` is the DC this server is: ``p_q_inner_data_dc`` must name it (or it + 10000
-    for a test DC, or negated for a media DC); ``None`` accepts any ``dc``.
+    for a test DC, or negated for a media DC); ``None`` accepts any ``dc``. An exchange whose
+    next step does not come within ``ttl`` seconds (on ``clock``) is forgotten: that step is
+    refused, a new ``req_pq_multi`` starts afresh.
     """
 
     def __init__(
@@ -320,9 +327,13 @@ class ServerHandshake:
         keypair: KeypairProvider | None = None,
         pq: PqProvider | None = None,
         key_exists: KeyExists | None = None,
+        ttl: float = DEFAULT_TTL,
     ) -> None:
         if not rsa_keys:
             raise ValueError("a server needs at least one RSA key")
+        if ttl <= 0:
+            raise ValueError(f"ttl must be positive, got {ttl}")
+        self.ttl: Final = ttl
         self._keys: Final = {key.public_key.fingerprint: key for key in rsa_keys}
         self._fingerprints: Final = list(self._keys)
         self._clock: Final = clock
@@ -350,10 +361,19 @@ class ServerHandshake:
         self._padding = RsaPadding.RSA_PAD
         self._retry_id = 0
         self._retries = 0
+        self._last_step_at = 0.0
 
     @property
     def state(self) -> ServerState:
         return self._state
+
+    @property
+    def deadline(self) -> float | None:
+        """Clock time at which the exchange in progress is forgotten unless its next step
+        comes first (``None``: none is in progress)."""
+        if self._state is ServerState.AWAITING_REQ_PQ or self.finished:
+            return None
+        return self._last_step_at + self.ttl
 
     @property
     def finished(self) -> bool:
@@ -367,6 +387,11 @@ class ServerHandshake:
         is then forgotten and the caller answers with transport error -404.
         """
         body = bytes(body)
+        now = self._clock()
+        deadline = self.deadline
+        expired = deadline is not None and now >= deadline
+        if expired:
+            self._forget()
         cached = self._replies.get(body)
         if cached is not None:
             return ServerStep(cached, finished=self.finished, repeated=True)
@@ -374,6 +399,8 @@ class ServerHandshake:
             request = _read_exact(body, _SERVER_REQUESTS, "handshake request")
             if isinstance(request, (ReqPqMulti, ReqPq)):
                 step = self._on_req_pq(request)
+            elif expired:
+                raise HandshakeError(f"{request.TL_NAME}: the key exchange expired ({self.ttl} s)")
             elif isinstance(request, ReqDHParams):
                 step = self._on_req_dh_params(request)
             elif isinstance(request, SetClientDHParams):
@@ -384,6 +411,7 @@ class ServerHandshake:
             self._forget()
             raise
         self._replies[body] = step.reply
+        self._last_step_at = now
         return step
 
     # -- steps ---------------------------------------------------------------------------

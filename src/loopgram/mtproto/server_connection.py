@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable, Sequence
+from typing import Final
 
 from loopgram.crypto import RsaPrivateKey, SecurityError, decrypt_message, encrypt_padded
 from loopgram.mtproto.connection import (
@@ -43,6 +44,7 @@ from loopgram.mtproto.events import (
 )
 from loopgram.mtproto.handshake import (
     DEFAULT_DC_ID,
+    DEFAULT_TTL,
     HandshakeError,
     HandshakeResult,
     KeypairProvider,
@@ -85,9 +87,15 @@ from loopgram.mtproto.service import (
     rpc_result_body,
     signed64,
 )
-from loopgram.mtproto.session import HEADER, Outgoing, ServerSession, quick_ack_token
+from loopgram.mtproto.session import (
+    HEADER,
+    Outgoing,
+    ServerSession,
+    quick_ack_token,
+    seal_message,
+)
 from loopgram.mtproto.store import KeyEntry, SessionStore
-from loopgram.tl import MsgContainer, Reader, TLObject
+from loopgram.tl import InflateLimitError, MsgContainer, Reader, TLObject
 from loopgram.tl.core import OBJECTS
 from loopgram.tl.mtproto import functions as fn
 from loopgram.tl.mtproto import types as ty
@@ -108,6 +116,8 @@ _INT64_MAX = 2**63 - 1
 _U32 = struct.Struct("<I")
 _INNER = struct.Struct("<qii")  # a container message: msg_id, seqno, bytes
 _RPC_RESULT_HEAD = struct.Struct("<Iq")
+_RPC_RESULT_PREFIX = RPC_RESULT_ID.to_bytes(4, "little")
+_RPC_ERROR_PREFIX = ty.RpcError.CONSTRUCTOR_ID.to_bytes(4, "little")
 # service.expects_content as one lookup: None (either) for EITHER_CONTENT, False (even
 # seq_no) for the rest of NEVER_CONTENT, True for anything else.
 _CONTENT_KIND: dict[int, bool | None] = {
@@ -115,6 +125,20 @@ _CONTENT_KIND: dict[int, bool | None] = {
     **dict.fromkeys(EITHER_CONTENT, None),
 }
 _X = 8  # the server seals with x = 8 and opens client packets with x = 0
+
+DEFAULT_MAX_INFLATE: Final = 1024 * 1024
+"""Bytes the ``gzip_packed`` objects of one packet (a message, or a container and every
+message in it) may inflate to, together: about the largest packet the server takes plainly
+(``net.Limits.max_packet``). Compression saves bandwidth; it must not let a client send
+more than it could send plainly, nor make the server parse more per packet (4 MiB of the
+smallest objects take a second to decode)."""
+DEFAULT_MAX_INFLATE_HELD: Final = 8 * 1024 * 1024
+"""Inflated bytes the queries of one connection not answered yet may hold, together."""
+REQUEST_TOO_LONG: Final = "INPUT_REQUEST_TOO_LONG"
+"""Telegram's ``400`` for a request too large to take: here, one that inflates beyond the
+budget of its packet or of its connection."""
+FETCH_ERROR: Final = "INPUT_FETCH_ERROR"
+"""Telegram's ``400`` for a message that cannot be decoded at all."""
 
 ServiceHandler = Callable[[ServerSession, int, bytes, float, list[Event]], None]
 
@@ -133,6 +157,20 @@ class ServerConnection(ConnectionBase):
     ``window`` client ids are remembered per session against replays, ``max_outbox``
     unacknowledged messages are kept for re-sending, ``max_sessions`` sessions may share
     one connection (beyond: transport error -429).
+
+    ``gzip_packed`` from the client: everything one packet holds inflates to at most
+    ``max_inflate`` bytes together, and the queries of this connection not answered yet
+    hold at most ``max_inflate_held`` inflated bytes; ``gzip_packed`` never nests. A message
+    beyond a budget is answered ``rpc_error 400 INPUT_REQUEST_TOO_LONG``, one that does not
+    decode ``400 INPUT_FETCH_ERROR`` (a ``msgs_ack`` excepted: nobody waits for its answer),
+    a container inside ``gzip_packed`` ``bad_msg_notification`` 64: no message goes
+    unanswered because it could not be read.
+
+    A key exchange whose next step does not come within ``handshake_timeout`` seconds is
+    forgotten (that step gets transport error -404): pass the driver's opening timeout, so
+    that an abandoned exchange lives about as long as a connection that has not opened yet. While
+    one is in progress, :attr:`handshaking` is true and :meth:`handshake_deadline` says
+    until when.
 
     Methods: :meth:`receive_data`, :meth:`send_result`, :meth:`send_error`,
     :meth:`send_update`, :meth:`data_to_send`, :meth:`ack_deadline`.
@@ -156,6 +194,9 @@ class ServerConnection(ConnectionBase):
         window: int = 1024,
         max_outbox: int = 1024,
         max_sessions: int = 64,
+        max_inflate: int = DEFAULT_MAX_INFLATE,
+        max_inflate_held: int = DEFAULT_MAX_INFLATE_HELD,
+        handshake_timeout: float = DEFAULT_TTL,
     ) -> None:
         super().__init__(clock, random_bytes, ack_delay)
         self._store = store
@@ -173,11 +214,20 @@ class ServerConnection(ConnectionBase):
         self._max_outbox = max_outbox
         self._max_sessions = max_sessions
         self._handshake: ServerHandshake | None = None
+        self._handshake_timeout = handshake_timeout
         self._plain_ids = MsgIdGenerator(clock, server=True)
         self._keys: dict[bytes, KeyEntry] = {}
         self._sessions: dict[tuple[int, int], ServerSession] = {}
         self._current: ServerSession | None = None
         self._requests: dict[int, ServerSession] = {}  # unanswered query msg_id -> session
+        self.max_inflate = max_inflate
+        self.max_inflate_held = max_inflate_held
+        self._held: dict[int, int] = {}  # unanswered query msg_id -> bytes it inflated to
+        self.inflate_held = 0
+        """Inflated bytes the unanswered queries of this connection hold (their sum)."""
+        self._budget = 0  # what the rest of the current packet may still inflate to
+        self.refused = 0
+        """Messages answered with an error because they could not be decoded."""
         self._reader = Reader(b"")
         self._service: dict[int, ServiceHandler] = {
             ACK_ID: self._on_ack,
@@ -248,6 +298,8 @@ class ServerConnection(ConnectionBase):
         session = self._requests.pop(request_msg_id, None)
         if session is None:
             raise LocalProtocolError(f"no query {request_msg_id:#x} waits for an answer here")
+        if self._held:
+            self._release(request_msg_id)
         requests = session.requests
         state = requests.get(request_msg_id)
         if state == -1:
@@ -330,6 +382,27 @@ class ServerConnection(ConnectionBase):
         data = frames[0] if len(frames) == 1 else b"".join(frames)
         frames.clear()
         return data
+
+    @property
+    def handshaking(self) -> bool:
+        """Whether a key exchange is in progress (started, neither finished nor expired)."""
+        return self.handshake_deadline() is not None
+
+    def handshake_deadline(self) -> float | None:
+        """Clock time at which the key exchange in progress expires (``None``: none is).
+
+        Past it, the exchange's state is released. A driver that closes a connection whose
+        only traffic is an unfinished key exchange at this time keeps an abandoned
+        ``req_pq_multi`` no longer than a connection that never sent a packet.
+        """
+        handshake = self._handshake
+        if handshake is None:
+            return None
+        deadline = handshake.deadline
+        if deadline is not None and self._clock() >= deadline:
+            self._handshake = None  # nothing of it is needed any more
+            return None
+        return deadline
 
     def ack_deadline(self) -> float | None:
         """Clock time by which :meth:`data_to_send` should be called to send pending acks."""
@@ -419,6 +492,7 @@ class ServerConnection(ConnectionBase):
         else:
             salts = session.salts
             if (salt == salts.now_salt and now < salts.now_until) or salts.accepts(salt, now):
+                self._budget = min(self.max_inflate, self.max_inflate_held - self.inflate_held)
                 if body[:4] == _CONTAINER_PREFIX:
                     self._on_container(session, msg_id, seqno, body, now, events)
                 else:
@@ -576,15 +650,26 @@ class ServerConnection(ConnectionBase):
             if not acks:
                 session.acks_since = now
             acks.append(msg_id)
-        if cid == GZIP_ID:
+        raw = body
+        budget = self._budget
+        packed = cid == GZIP_ID
+        if packed:
             try:
-                body = gunzip(body)
-            except DECODE_ERRORS:
-                self.malformed += 1
+                body = gunzip(body, budget)
+            except InflateLimitError:
+                self._refuse(session, msg_id, REQUEST_TOO_LONG)
                 return
+            except DECODE_ERRORS:
+                self._refuse(session, msg_id, FETCH_ERROR)
+                return
+            self._budget -= len(body)
             cid = constructor_of(body)
-            if cid == CONTAINER_ID or cid == GZIP_ID:
-                self.malformed += 1  # containers only travel bare, gzip does not nest
+            if cid == CONTAINER_ID:
+                # Containers only travel bare: the container itself is invalid (64).
+                self._reject(session, msg_id, seqno, BadMsgCode.INVALID_CONTAINER, now, events)
+                return
+            if cid == GZIP_ID:
+                self._refuse(session, msg_id, FETCH_ERROR)  # gzip_packed does not nest
                 return
         handler = self._service.get(cid)
         if handler is not None:
@@ -592,6 +677,8 @@ class ServerConnection(ConnectionBase):
                 handler(session, msg_id, body, now, events)
             except DECODE_ERRORS:
                 self.malformed += 1
+                if cid != ACK_ID:
+                    self._refuse(session, msg_id, FETCH_ERROR)
             return
         # An RPC query. Parsed here so that the layer above gets an object; if the codec
         # does not know the constructor (an older layer...), it gets the bytes alone.
@@ -604,20 +691,44 @@ class ServerConnection(ConnectionBase):
             r.data = body
             r.pos = 4
             r.depth = 1  # inside one boxed object, as read_boxed counts
+            r.budget = self._budget
+            r.packed = packed
             try:
                 request = reader(r)
                 if r.pos != len(body):
                     request = None
+            except InflateLimitError:
+                self._refuse(session, msg_id, REQUEST_TOO_LONG)
+                return
             except DECODE_ERRORS:
                 request = None
+            self._budget = r.budget
+        inflated = budget - self._budget
+        if inflated:
+            self._held[msg_id] = inflated
+            self.inflate_held += inflated
         requests = session.requests
         requests[msg_id] = 0
         if len(requests) > 4096:
             session.forget_requests()
         self._requests[msg_id] = session
+        # The body as received (gzip_packed still packed): a layer above that decodes it
+        # again (an older layer's query) meets the same rules, and keeps no inflated copy.
         events.append(
-            make_request_received(session.auth_key_id, session.session_id, msg_id, request, body)
+            make_request_received(session.auth_key_id, session.session_id, msg_id, request, raw)
         )
+
+    def _refuse(self, session: ServerSession, msg_id: int, message: str) -> None:
+        """Answer a message that cannot be read with ``rpc_error 400 message``."""
+        self.refused += 1
+        session.requests[msg_id] = 0
+        self._requests[msg_id] = session
+        self.send_error(msg_id, 400, message)
+
+    def _release(self, msg_id: int) -> None:
+        """The query ``msg_id`` no longer holds what it inflated to."""
+        held = self._held.pop(msg_id, 0)
+        self.inflate_held -= held
 
     def _on_plain(self, payload: bytes, events: list[Event]) -> None:
         """An unencrypted message: a key exchange step, answered here."""
@@ -640,6 +751,7 @@ class ServerConnection(ConnectionBase):
                 keypair=self._keypair,
                 pq=self._pq,
                 key_exists=lambda key_id: store.get_key(key_id) is not None,
+                ttl=self._handshake_timeout,
             )
         try:
             step = handshake.receive(message.body)
@@ -781,6 +893,7 @@ class ServerConnection(ConnectionBase):
         answer: TLObject
         if answer_id == 0:
             session.requests[target] = -1
+            self._release(target)  # the layer above drops the query without answering
             answer = ty.RpcAnswerDroppedRunning()
             events.append(RequestCancelled(session.auth_key_id, session.session_id, target))
         elif answer_id is not None and answer_id > 0 and answer_id in session.outbox:
@@ -816,6 +929,35 @@ class ServerConnection(ConnectionBase):
             codec = self._codec
             self._frames.append(
                 codec.encode(packet) if codec is not None else self._transport.encode(packet)
+            )
+            return
+        # GramJS (2.26) stops reading a container at its first rpc_error (it throws out of
+        # its container loop), losing every later message: an error ends its container.
+        start = 0
+        last = len(queue) - 1
+        for i, (_, _, body) in enumerate(queue):
+            if i < last and body[12:16] == _RPC_ERROR_PREFIX and body[:4] == _RPC_RESULT_PREFIX:
+                self._seal(session, salt, queue[start : i + 1])
+                start = i + 1
+        self._seal(session, salt, queue[start:] if start else queue)
+
+    def _seal(self, session: ServerSession, salt: int, queue: list[Outgoing]) -> None:
+        """Seal queued messages: alone, or in ``msg_container``s."""
+        if len(queue) == 1:
+            msg_id, seqno, body = queue[0]
+            self._frames.append(
+                self._transport.encode(
+                    seal_message(
+                        session.auth_key,
+                        _X,
+                        salt,
+                        session.session_id,
+                        msg_id,
+                        seqno,
+                        body,
+                        self._padding,
+                    )
+                )
             )
             return
         seal_batches(

@@ -19,10 +19,11 @@ from typing import Final, TypeVar
 from loopgram.tl import GzipPacked, Reader, TLDecodeError, TLObject
 from loopgram.tl.core import (
     GZIP_PACKED_ID,
+    MAX_GZIP_SIZE,
     MSG_CONTAINER_ID,
     RPC_RESULT_ID,
-    inflate,
     read_bytes,
+    read_packed,
     read_vector_long,
     write_bytes,
 )
@@ -258,10 +259,11 @@ def parse_bare(body: bytes, cls: type[_T]) -> _T:
     return obj
 
 
-def gunzip(body: bytes) -> bytes:
-    """The serialised object a ``gzip_packed`` body holds; raises ``TLDecodeError``."""
-    r = Reader(body, 4)
-    data = inflate(read_bytes(r), 4)
+def gunzip(body: bytes, budget: int = MAX_GZIP_SIZE) -> bytes:
+    """The serialised object a ``gzip_packed`` body holds, at most ``budget`` bytes; raises
+    ``TLDecodeError`` (``InflateLimitError`` when it would inflate beyond)."""
+    r = Reader(body, 4, budget)
+    data = read_packed(r)
     if r.pos != len(body):
         raise TLDecodeError(r.pos, "trailing bytes after gzip_packed")
     return data

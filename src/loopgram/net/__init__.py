@@ -8,6 +8,24 @@ protocol-shaped lives below this package; everything about accounts and rules ab
 
 from __future__ import annotations
 
-from loopgram.net.server import ConnectionFactory, Limits, Link, LinkHandler, Listener
+from loopgram.net.server import (
+    LOW_PORTS,
+    ConnectionFactory,
+    Limits,
+    Link,
+    LinkHandler,
+    Listener,
+    open_file_limit,
+    raise_open_file_limit,
+)
 
-__all__ = ["ConnectionFactory", "Limits", "Link", "LinkHandler", "Listener"]
+__all__ = [
+    "LOW_PORTS",
+    "ConnectionFactory",
+    "Limits",
+    "Link",
+    "LinkHandler",
+    "Listener",
+    "open_file_limit",
+    "raise_open_file_limit",
+]

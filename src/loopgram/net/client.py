@@ -7,13 +7,16 @@ protocol state, and turns queries into futures:
   The first query of a loop iteration is written at once; the ones that follow in the same
   iteration leave together at its end (one ``msg_container``, one encryption), and so do the
   acks of what was received, riding with the next query instead of a packet of their own;
-- the first query of every connection is wrapped by ``wrap_first`` (the client passes
-  ``invokeWithLayer(initConnection(...))``);
+- the first API query of every connection is wrapped by ``wrap_first`` (the client passes
+  ``invokeWithLayer(initConnection(...))``); MTProto service queries (``ping``...) never
+  are: the server serves them below the API, and would not know one inside a wrapper;
 - when the connection drops, the MTProto session is kept and a new connection is made with
   backoff; ``ClientConnection.start()`` re-sends the unanswered queries under their
   original ids, so the server answers each once. Queries made while disconnected wait and
   go when the connection is back. Transport error -404 (the server does not know the key)
-  makes a new key and sends everything again;
+  makes a new key and sends everything again. ``SenderListener.on_reconnected`` runs as a
+  new connection resumes the session, before its first packet leaves: what the layer
+  above sends then (a ping that tells the server where to push updates) goes in it;
 - a ``ping_delay_disconnect`` every ``ping_interval`` keeps the connection alive, and a
   pong that does not come in time counts as a lost connection.
 
@@ -61,6 +64,17 @@ __all__ = [
 log = logging.getLogger("loopgram.client")
 
 _NOT_FOUND: Final = -404
+_SERVICE_QUERIES: Final[frozenset[type[TLObject]]] = frozenset(
+    {
+        mt.Ping,
+        mt.PingDelayDisconnect,
+        mt.GetFutureSalts,
+        mt.DestroySession,
+        mt.DestroyAuthKey,
+        mt.RpcDropAnswer,
+    }
+)
+"""MTProto service queries: answered below the API, so never wrapped by ``wrap_first``."""
 Sleep = Callable[[float], Awaitable[None]]
 ErrorFactory = Callable[[int, str, TLObject], BaseException]
 
@@ -119,6 +133,12 @@ class SenderListener(Protocol):
 
     def on_connection_lost(self, reason: str) -> None:
         """The connection dropped (a reconnection follows unless the sender is closing)."""
+        ...
+
+    def on_reconnected(self) -> None:
+        """A new connection carries the kept session again (not called for the first
+        connection, nor for one that needs a new key). Queries made here leave in the
+        connection's first packet, with the ones re-sent."""
         ...
 
 
@@ -319,7 +339,12 @@ class Sender:
         if conn is None:  # callers send only while connected; never silently drop a call
             raise ConnectionLost("not connected")
         request = call.request
-        if self._needs_wrap and self._wrap_first is not None and isinstance(request, TLFunction):
+        if (
+            self._needs_wrap
+            and self._wrap_first is not None
+            and isinstance(request, TLFunction)
+            and type(request) not in _SERVICE_QUERIES
+        ):
             self._needs_wrap = False
             request = self._wrap_first(request)
         origin = conn.send_request(request)
@@ -465,6 +490,7 @@ class Sender:
         self._conn = conn
         self._link = link
         self._needs_wrap = True
+        resumed = self.connections > 0 and conn.session is not None
         self.connections += 1
         if conn.session is not None:
             self._session = conn.session
@@ -474,6 +500,11 @@ class Sender:
         for call in backlog:
             if not call.future.done():
                 self._send(call)
+        if resumed:
+            try:
+                self._listener.on_reconnected()
+            except Exception:
+                log.exception("handling a reconnection failed")
         self._write_out()
 
     def _detach(self) -> None:

@@ -36,14 +36,16 @@ import contextlib
 import dataclasses
 import logging
 import os
+import random
+import secrets
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-from loopgram import tl
+from loopgram import LoopgramError, tl
 from loopgram.crypto import SERVER_EXPONENT_BITS, RsaPrivateKey, generate_keypair, generate_pq
 from loopgram.mtproto.deps import Clock, RandomBytes, system_clock, system_random
 from loopgram.mtproto.errors import LocalProtocolError
@@ -59,7 +61,8 @@ from loopgram.mtproto.events import (
 )
 from loopgram.mtproto.handshake import PrecomputedPool
 from loopgram.mtproto.server_connection import ServerConnection
-from loopgram.net import Limits, Link, Listener
+from loopgram.net import LOW_PORTS, Limits, Link, Listener, raise_open_file_limit
+from loopgram.ratelog import RateLimitedLog
 from loopgram.server.config import ServerConfig, ServerInfo
 from loopgram.server.context import SessionContext
 from loopgram.server.core import ServerCore
@@ -73,17 +76,27 @@ from loopgram.tl import TLObject, layers
 from loopgram.tl.abcs import Updates
 from loopgram.transport import ServerTransport
 
+if TYPE_CHECKING:
+    from loopgram.botapi import BotApiServer
+    from loopgram.web import WebFrontend
+
 __all__ = [
     "DEFAULT_DATA_DIR",
     "DEFAULT_HOST",
     "DEFAULT_PORT",
+    "LAST_BOT_API_URL",
     "LAST_HOST",
     "LAST_PORT",
+    "LAST_WEB_URL",
+    "LOW_PORTS",
     "LoopgramServer",
     "ServerApp",
     "ServerFacts",
+    "ever_served",
     "load_facts",
     "load_rsa_key",
+    "recall_bot_token",
+    "remember_bot_token",
 ]
 
 log = logging.getLogger("loopgram.server")
@@ -97,6 +110,11 @@ DEFAULT_DATA_DIR: Final = "loopgram-data"
 LAST_HOST: Final = "server.last_host"
 LAST_PORT: Final = "server.last_port"
 """Settings keys: where the server last listened (``loopgram info``)."""
+LAST_BOT_API_URL: Final = "server.last_bot_api_url"
+"""Settings key: the Bot API's base URL of the last server, absent if it had none."""
+LAST_WEB_URL: Final = "server.last_web_url"
+"""Settings key: the web page's address of the last server (with its access token, if it
+needed one: the data directory holds secrets enough already), absent if it had none."""
 
 CHECKPOINT_INTERVAL: Final = 60.0
 """Seconds between saves of the live sessions' state (see ``session_store``)."""
@@ -119,6 +137,10 @@ class ServerFacts:
     public_key_pem: str
     fingerprint: int
     """The key's fingerprint as the signed 64-bit value sent in ``resPQ``."""
+    bot_api_url: str | None = None
+    """The Bot API's base URL (``{url}/bot<token>/<method>``), ``None`` without one."""
+    web_url: str | None = None
+    """The web page (on the Bot API's listener), ``None`` without one."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -126,6 +148,8 @@ class ServerFacts:
             "port": self.port,
             "public_key_pem": self.public_key_pem,
             "fingerprint": self.fingerprint,
+            "bot_api_url": self.bot_api_url,
+            "web_url": self.web_url,
         }
 
     def describe(self) -> str:
@@ -135,6 +159,8 @@ class ServerFacts:
             f"host: {self.host}\n"
             f"port: {self.port}\n"
             f"fingerprint: {self.fingerprint} (0x{unsigned:016x})\n"
+            f"bot api: {self.bot_api_url or 'off'}\n"
+            f"web: {self.web_url or 'off'}\n"
             f"public key:\n{self.public_key_pem.rstrip()}\n"
         )
 
@@ -160,7 +186,37 @@ def load_facts(storage: Storage) -> ServerFacts:
     port_raw = storage.settings.get(LAST_PORT)
     host = host_raw.decode() if host_raw else DEFAULT_HOST
     port = int(port_raw.decode()) if port_raw else DEFAULT_PORT
-    return ServerFacts(host, port, key.public_key.to_pem(), key.public_key.fingerprint)
+    url_raw = storage.settings.get(LAST_BOT_API_URL)
+    url = url_raw.decode() if url_raw else None
+    web_raw = storage.settings.get(LAST_WEB_URL)
+    web_url = web_raw.decode() if web_raw else None
+    return ServerFacts(
+        host, port, key.public_key.to_pem(), key.public_key.fingerprint, url, web_url
+    )
+
+
+BOT_TOKEN_PREFIX: Final = "bot.token."
+"""Settings key prefix (``bot.token.<bot id>``): the last token made for each bot, so that
+``loopgram bot token NAME`` can print it again. The accounts table keeps only a token's
+hash, for logins; a copy here adds nothing to what the data directory already gives away
+(it holds the RSA private key and the login secret, enough to impersonate the server)."""
+
+
+def remember_bot_token(storage: Storage, token: str) -> None:
+    """Keep ``token`` (``<bot id>:<secret>``) for :func:`recall_bot_token`."""
+    bot_id, _, _ = token.partition(":")
+    storage.settings.set(BOT_TOKEN_PREFIX + bot_id, token.encode())
+
+
+def recall_bot_token(storage: Storage, bot_id: int) -> str | None:
+    """The last token made for the bot, if it was made with this data directory's tools."""
+    raw = storage.settings.get(f"{BOT_TOKEN_PREFIX}{bot_id}")
+    return None if raw is None else raw.decode()
+
+
+def ever_served(storage: Storage) -> bool:
+    """Whether a server has ever listened with this storage (it records where)."""
+    return storage.settings.get(LAST_PORT) is not None
 
 
 def _advertised(host: str) -> str:
@@ -206,11 +262,23 @@ class _LiveSession:
 
 
 class ServerApp:
-    """The :class:`~loopgram.net.LinkHandler` that runs RPCs through a ``ServerCore``."""
+    """The :class:`~loopgram.net.LinkHandler` that runs RPCs through a ``ServerCore``.
 
-    def __init__(self, store: DurableSessionStore, core: ServerCore | None = None) -> None:
+    ``clock`` times the rate limit of what clients can make it log.
+    """
+
+    def __init__(
+        self,
+        store: DurableSessionStore,
+        core: ServerCore | None = None,
+        *,
+        clock: Clock = system_clock,
+    ) -> None:
         self._core = core
         self.store = store
+        # A result that does not encode is a bug, but one a client can hit again and again:
+        # one traceback per method a minute.
+        self._limited_log = RateLimitedLog(log, clock=clock)
         self._live: dict[tuple[int, int], _LiveSession] = {}
         self._by_link: dict[Link, set[tuple[int, int]]] = {}
         # Running queries by (auth key, session, msg_id), and how many each session has.
@@ -415,7 +483,12 @@ class ServerApp:
                 try:
                     data = answer.encode(_encoder(context.layer))
                 except Exception:
-                    log.exception("%s: the result does not encode", answer.method)
+                    self._limited_log.error(
+                        ("encode", answer.method),
+                        "%s: the result does not encode",
+                        answer.method,
+                        exc_info=True,
+                    )
                     error = INTERNAL()
                     connection.send_error(msg_id, error.code, error.message)
                 else:
@@ -462,7 +535,9 @@ class LoopgramServer:
 
     ``data_dir`` holds the SQLite database (created if missing); ``None`` keeps everything
     in memory (tests). ``storage`` passes an opened storage instead (not closed on stop).
-    ``port`` 0 picks a free port (read ``server.port`` after start). ``advertised_host`` is
+    ``port`` 0 picks a free port (read ``server.port`` after start); a sequence of ports
+    (``LOW_PORTS``: below 32768, which every client can store) one of them that is free,
+    tried at random (``port_rng``, at most ``port_attempts`` times). ``advertised_host`` is
     what ``help.getConfig`` tells clients (default: ``host``, or 127.0.0.1 for a wildcard).
     ``answer_timeout`` is the callback-answer window in seconds (``ServerConfig``'s
     ``callback_timeout``, 15 s by default). ``clock`` and ``random_bytes`` are injected into
@@ -477,7 +552,9 @@ class LoopgramServer:
         *,
         storage: Storage | None = None,
         host: str = DEFAULT_HOST,
-        port: int = DEFAULT_PORT,
+        port: int | Sequence[int] = DEFAULT_PORT,
+        port_rng: random.Random | None = None,
+        port_attempts: int = 64,
         advertised_host: str | None = None,
         clock: Clock = system_clock,
         random_bytes: RandomBytes = system_random,
@@ -488,12 +565,18 @@ class LoopgramServer:
         hub: UpdateHub | None = None,
         synchronous: Synchronous = "FULL",
         pool_size: int = 32,
+        raise_file_limit: bool = True,
+        bot_api_port: int | None = None,
+        web: bool = True,
     ) -> None:
         if data_dir is not None and storage is not None:
             raise ValueError("pass data_dir or storage, not both")
         self.data_dir = None if data_dir is None else Path(data_dir)
         self.host = host
         self._requested_port = port
+        self._port_rng = port_rng
+        self._port_attempts = port_attempts
+        self._raise_file_limit = raise_file_limit
         self._advertised = advertised_host
         self.clock = clock
         self.random_bytes = random_bytes
@@ -519,8 +602,13 @@ class LoopgramServer:
         self._pqs = PrecomputedPool(lambda: generate_pq(random_bytes), size=pool_size)
         self._filling = False
         self._released = asyncio.Event()
-        self.port = port
+        self.port = port if isinstance(port, int) else 0
         self.started_at = 0.0
+        # The Bot API front door (loopgram.botapi): None = off, 0 = a free port.
+        self.bot_api_port = bot_api_port
+        self._bot_api: BotApiServer | None = None
+        self.web = web
+        self._web: WebFrontend | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -540,6 +628,11 @@ class LoopgramServer:
         """Open the storage, load (or make) the key, listen, then accept."""
         if self._listener is not None:
             raise RuntimeError("the server is already started")
+        if self._raise_file_limit:
+            # Each connection holds a descriptor: the listener's cap follows the limit, so
+            # take all the process may have (the soft limit is often 1024 of a far higher
+            # hard one).
+            raise_open_file_limit()
         storage = self._storage
         if storage is None:
             target: str | os.PathLike[str] = "memory:" if self.data_dir is None else self.data_dir
@@ -557,6 +650,8 @@ class LoopgramServer:
         rsa_keys = [self._rsa_key]
         clock, random_bytes = self.clock, self.random_bytes
         keypair, pq = self._keypairs.take, self._pqs.take
+        # A key exchange lives about as long as a connection that has not opened yet.
+        handshake_timeout = self.limits.opening_timeout
 
         def make_connection(transport: ServerTransport) -> ServerConnection:
             return ServerConnection(
@@ -567,11 +662,12 @@ class LoopgramServer:
                 transport=transport,
                 keypair=keypair,
                 pq=pq,
+                handshake_timeout=handshake_timeout,
             )
 
         # The application needs the core, the core needs the port (help.getConfig): bind
         # first, accept only once everything is wired.
-        app = ServerApp(store)
+        app = ServerApp(store, clock=clock)
         app.on_key_created = self._refill_soon
         app.on_released = self._flush_soon
         self._app = app
@@ -583,7 +679,13 @@ class LoopgramServer:
             random_bytes=random_bytes,
         )
         try:
-            await listener.start(self.host, self._requested_port, start_serving=False)
+            await listener.start(
+                self.host,
+                self._requested_port,
+                start_serving=False,
+                rng=self._port_rng,
+                attempts=self._port_attempts,
+            )
         except BaseException:
             # A port already taken, say: a storage opened here is closed again, so that the
             # caller may try another port (or give up) without a connection left open.
@@ -613,6 +715,7 @@ class LoopgramServer:
             asyncio.create_task(core.run_timers(), name="loopgram-timers"),
             asyncio.create_task(self._checkpoints(), name="loopgram-checkpoints"),
         ]
+        await self._start_bot_api(core)
         await listener.start_serving()
         self.started_at = time.time()
         self._refill_soon()
@@ -624,6 +727,7 @@ class LoopgramServer:
         if listener is None:
             return
         self._listener = None
+        await self._stop_bot_api()
         await listener.close()
         for task in self._tasks:
             task.cancel()
@@ -673,7 +777,14 @@ class LoopgramServer:
 
     @property
     def facts(self) -> ServerFacts:
-        return ServerFacts(self.advertised_host, self.port, self.public_key_pem, self.fingerprint)
+        return ServerFacts(
+            self.advertised_host,
+            self.port,
+            self.public_key_pem,
+            self.fingerprint,
+            self.bot_api_url,
+            self.web_url,
+        )
 
     @property
     def core(self) -> ServerCore:
@@ -696,11 +807,26 @@ class LoopgramServer:
     def running(self) -> bool:
         return self._listener is not None
 
+    @property
+    def bot_api_url(self) -> str | None:
+        """Base URL of the Bot API (``{url}/bot<token>/<method>``); ``None`` when off."""
+        return None if self._bot_api is None else self._bot_api.url
+
+    @property
+    def web_url(self) -> str | None:
+        """The web page's address (``loopgram.web``, on the Bot API's listener, with the
+        access token when the listener is not on loopback); ``None`` when off."""
+        if self._bot_api is None or self._web is None:
+            return None
+        return self._web.url(self._bot_api.url)
+
     # -- accounts and time --------------------------------------------------------------------
 
     def create_bot(self, username: str, first_name: str | None = None) -> str:
         """A new bot whose username is ``username`` (ending in ``bot``); its token."""
-        return self.core.create_bot(username, first_name).token
+        token = self.core.create_bot(username, first_name).token
+        remember_bot_token(self.core.storage, token)
+        return token
 
     def create_user(
         self, phone: str, first_name: str | None = None, last_name: str | None = None
@@ -716,12 +842,67 @@ class LoopgramServer:
 
     # -- internals ----------------------------------------------------------------------------
 
+    async def _start_bot_api(self, core: ServerCore) -> None:
+        if self.bot_api_port is None:
+            core.storage.settings.delete(LAST_BOT_API_URL)
+            core.storage.settings.delete(LAST_WEB_URL)
+            return
+        from loopgram.botapi import BotApiGateway, BotApiServer
+
+        gateway = BotApiGateway(core, clock=self.clock, random_bytes=self.random_bytes)
+        frontend = None
+        if self.web:
+            from loopgram.web import WebFrontend, is_loopback
+
+            # The page lets its visitor act as any user: off loopback it wants a token.
+            token = None if is_loopback(self.host) else secrets.token_urlsafe(18)
+            frontend = WebFrontend(core, token=token)
+        server = BotApiServer(
+            gateway,
+            self.host,
+            self.bot_api_port,
+            mount=None if frontend is None else frontend.mount,
+        )
+        try:
+            gateway.restore()
+            await server.start()
+        except OSError as exc:
+            gateway.close()
+            await self.stop()
+            # Not an OSError: callers that report the MTProto port for those must not here.
+            raise LoopgramError(
+                f"cannot serve the Bot API on {self.host}:{self.bot_api_port} "
+                f"({exc.strerror or exc}): pick another port with --bot-api-port "
+                "(0: any free one)"
+            ) from exc
+        except BaseException:
+            gateway.close()
+            await self.stop()
+            raise
+        self._bot_api = server
+        self._web = frontend
+        self.bot_api_port = server.port
+        core.storage.settings.set(LAST_BOT_API_URL, server.url.encode())
+        if frontend is None:
+            core.storage.settings.delete(LAST_WEB_URL)
+        else:
+            core.storage.settings.set(LAST_WEB_URL, frontend.url(server.url).encode())
+
+    async def _stop_bot_api(self) -> None:
+        server, self._bot_api = self._bot_api, None
+        self._web = None
+        if server is not None:
+            await server.stop()
+
     async def _checkpoints(self) -> None:
         """Save session state every minute, and soon after connections close."""
         wake = self._released
         while True:
+            # Not wait_for: on Python 3.11 it swallows a cancel that comes as the event is
+            # set (stop() closing connections does both), and stop() then waited forever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), CHECKPOINT_INTERVAL)
+                async with asyncio.timeout(CHECKPOINT_INTERVAL):
+                    await wake.wait()
             if wake.is_set():
                 # Let the other connections closing at about the same time join the batch.
                 await asyncio.sleep(RELEASE_DELAY)
@@ -752,6 +933,10 @@ class LoopgramServer:
         try:
             await asyncio.to_thread(self._keypairs.fill)
             await asyncio.to_thread(self._pqs.fill)
+        except OSError as exc:
+            # Out of file descriptors, say (a lazy import opens files): key exchanges then
+            # compute their values inline, and the next new key tries again.
+            log.warning("could not refill the key-exchange pools: %s", exc)
         finally:
             self._filling = False
 

@@ -12,13 +12,17 @@ and the callback broker, which is all a handler needs.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
+from loopgram.server.config import ServerConfig
 from loopgram.server.errors import AUTH_KEY_UNREGISTERED
 from loopgram.server.hub import Subscription, UpdateHub, UpdateSink
 from loopgram.server.presses import PressBroker
 from loopgram.server.services import Services
+from loopgram.server.services.limits import client_string, lang_code
 from loopgram.storage import Account, AuthKeyNotFound, Storage
 from loopgram.tl.abcs import Updates
+from loopgram.tl.functions import InitConnection
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +36,19 @@ class ClientInfo:
     system_lang_code: str
     lang_pack: str
     lang_code: str
+
+    @classmethod
+    def of(cls, request: InitConnection[Any], config: ServerConfig) -> ClientInfo:
+        """What the request says, within Telegram's limits (see ``services.limits``)."""
+        return cls(
+            api_id=request.api_id,
+            device_model=client_string(request.device_model, config),
+            system_version=client_string(request.system_version, config),
+            app_version=client_string(request.app_version, config),
+            system_lang_code=lang_code(request.system_lang_code, config),
+            lang_pack=lang_code(request.lang_pack, config),
+            lang_code=lang_code(request.lang_code, config),
+        )
 
 
 @dataclass(slots=True)

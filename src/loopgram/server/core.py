@@ -19,6 +19,7 @@ The CLI and tests use ``create_bot`` / ``create_user`` on the same object or on 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Coroutine
 from typing import Any
 
@@ -29,6 +30,7 @@ from loopgram.server.dispatch import Answer, Decoder, Dispatcher
 from loopgram.server.flood import FloodLimiter
 from loopgram.server.handlers import Registry
 from loopgram.server.hub import LocalHub, UpdateHub, UpdateSink
+from loopgram.server.observe import CallFeed, ObservedHub
 from loopgram.server.presses import Pending, PressBroker, Sleep
 from loopgram.server.services import BotCredentials, Services
 from loopgram.storage import Account, Storage
@@ -49,7 +51,9 @@ class ServerCore:
     ) -> None:
         self.storage = storage
         self.clock = clock
-        self.hub: UpdateHub = hub if hub is not None else LocalHub()
+        # Every front door reports its calls here (the web page's live panel listens).
+        self.feed = CallFeed()
+        self.hub: UpdateHub = ObservedHub(hub if hub is not None else LocalHub(), self.feed)
         self.services = Services.create(
             storage,
             clock=clock,
@@ -60,7 +64,7 @@ class ServerCore:
         )
         self.presses = PressBroker(self.services.callbacks, self.services.inline, self.hub, clock)
         self.sessions = SessionRegistry(storage, self.hub)
-        self.limiter = FloodLimiter(clock, self.services.config.rate_for)
+        self.limiter = FloodLimiter(clock, self.services.config)
         self.dispatcher = Dispatcher(
             self.services, self.presses, registry=registry, limiter=self.limiter, decode=decode
         )
@@ -83,7 +87,10 @@ class ServerCore:
         body: bytes = b"",
         msg_id: int = 0,
     ) -> Answer:
-        return await self.dispatcher.dispatch(session, request, body, msg_id)
+        started = self.start(session, request, body, msg_id)
+        if isinstance(started, Answer):
+            return started
+        return await started
 
     def start(
         self,
@@ -92,7 +99,41 @@ class ServerCore:
         body: bytes = b"",
         msg_id: int = 0,
     ) -> Answer | Coroutine[Any, Any, Answer]:
-        return self.dispatcher.start(session, request, body, msg_id)
+        feed = self.feed
+        if not feed.listening:
+            return self.dispatcher.start(session, request, body, msg_id)
+        began = time.perf_counter()
+        outcome = self.dispatcher.start(session, request, body, msg_id)
+        if isinstance(outcome, Answer):
+            self._report(session, request, outcome, began)
+            return outcome
+        return self._observed(session, request, outcome, began)
+
+    async def _observed(
+        self,
+        session: SessionContext,
+        request: object | None,
+        rest: Coroutine[Any, Any, Answer],
+        began: float,
+    ) -> Answer:
+        answer = await rest
+        self._report(session, request, answer, began)
+        return answer
+
+    def _report(
+        self, session: SessionContext, request: object | None, answer: Answer, began: float
+    ) -> None:
+        account = session.account
+        error = None if answer.error is None else f"{answer.error.code} {answer.error.message}"
+        self.feed.call(
+            "rpc",
+            None if account is None else account.id,
+            answer.method or "?",
+            error,
+            began,
+            request,
+            session.key,
+        )
 
     def tick(self) -> list[Pending]:
         """Time out the callback presses and inline queries whose window has closed by the

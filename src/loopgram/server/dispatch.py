@@ -9,11 +9,18 @@ not parse it) and returns an ``Answer``: a result to send with ``rpc_result`` or
   served), ``initConnection`` the client's description, ``invokeWithoutUpdates`` stops
   pushing to the session; ``invokeAfterMsg(s)`` and the other ``invokeWith*`` wrappers are
   unwrapped (MTProto already delivers a connection's queries in order);
-- a method without a handler answers ``400 INPUT_METHOD_INVALID`` (also for a constructor
-  the codec does not know); a known method whose body does not decode ``400 INPUT_FETCH_ERROR``;
+- a function of the layer that loopgram does not serve answers ``400 METHOD_NOT_IMPLEMENTED``
+  (logged once per method at WARNING: the client did nothing wrong, loopgram lacks it); a
+  constructor that is no function the codec knows ``400 INPUT_METHOD_INVALID``; a known
+  method whose body does not decode ``400 INPUT_FETCH_ERROR`` (``gzip_packed`` inside
+  ``gzip_packed`` included), one whose ``gzip_packed`` would inflate beyond ``max_inflate``
+  bytes together ``400 INPUT_REQUEST_TOO_LONG``;
 - a method that needs an account answers ``401 AUTH_KEY_UNREGISTERED`` before login;
 - ``420 FLOOD_WAIT_X`` when the caller exceeds the method's rate;
 - any other exception is logged and answered ``500 INTERNAL``.
+
+What a client can make the server log again and again (a refused layer, a failure) goes
+through a ``RateLimitedLog``: one line per kind and minute, however often it tries.
 
 Handlers may wait (``messages.getBotCallbackAnswer`` waits for the bot); most never do. So
 ``start`` runs a query at once, up to the handler's first wait: a query that did not wait
@@ -34,13 +41,17 @@ from typing import Any, Final
 
 import loopgram.tl.functions as fn
 from loopgram import tl
+from loopgram.mtproto.server_connection import DEFAULT_MAX_INFLATE
+from loopgram.ratelog import RateLimitedLog
 from loopgram.server.context import ClientInfo, RequestContext, SessionContext
 from loopgram.server.errors import (
     AUTH_KEY_UNREGISTERED,
     CONNECTION_LAYER_INVALID,
     INPUT_FETCH_ERROR,
     INPUT_METHOD_INVALID,
+    INPUT_REQUEST_TOO_LONG,
     INTERNAL,
+    METHOD_NOT_IMPLEMENTED,
     RpcError,
 )
 from loopgram.server.flood import FloodLimiter
@@ -52,13 +63,16 @@ from loopgram.tl.core import (
     BOOL_FALSE_ID,
     BOOL_TRUE_ID,
     FUNCTIONS,
+    GZIP_PACKED_ID,
     OBJECTS,
+    InflateLimitError,
     Reader,
     TLDecodeError,
     read_boxed,
     read_bytes,
     read_fixed,
     read_int,
+    read_packed,
     read_vector_long,
     write_vector_header,
 )
@@ -68,9 +82,10 @@ log = logging.getLogger(__name__)
 Serialize = Callable[[TLObject], bytes]
 """Writes one boxed TL object (``bytes`` for the newest layer)."""
 
-Decoder = Callable[[bytes, int], Any]
-"""``(body, layer) -> request``: reads a query sent in an older layer's layout
-(``loopgram.tl.layers.read``); raises ``TLDecodeError``."""
+Decoder = Callable[[bytes, int, int], Any]
+"""``(body, layer, budget) -> request``: reads a query sent in an older layer's layout
+(``loopgram.tl.layers.read``), its ``gzip_packed`` inflating to at most ``budget`` bytes
+together; raises ``TLDecodeError`` (``InflateLimitError`` beyond the budget)."""
 
 _U32: Final = struct.Struct("<I")
 _TRUE: Final = _U32.pack(BOOL_TRUE_ID)
@@ -154,12 +169,19 @@ class Dispatcher:
         registry: Registry | None = None,
         limiter: FloodLimiter | None = None,
         decode: Decoder | None = None,
+        max_inflate: int = DEFAULT_MAX_INFLATE,
     ) -> None:
         self._services = services
         self._presses = presses
         self._registry = registry if registry is not None else default_registry()
-        self._limiter = limiter or FloodLimiter(services.clock, services.config.rate_for)
+        self._limiter = limiter or FloodLimiter(services.clock, services.config)
         self._decode = decode
+        self._max_inflate = max_inflate
+        # What a client can make the server log is rate-limited: one client sending a bad
+        # layer over and over must not fill the log.
+        self._log = RateLimitedLog(log, clock=services.clock)
+        # Bounded by the functions of the schema: each is reported once per process.
+        self._unserved_logged: set[str] = set()
 
     @property
     def registry(self) -> Registry:
@@ -194,12 +216,13 @@ class Dispatcher:
             method = getattr(query, "TL_NAME", "") or type(query).__name__
             route = self._registry.get(type(query)) if isinstance(query, TLObject) else None
             if route is None:
-                raise INPUT_METHOD_INVALID()
+                raise self._unserved(query, method)
             account = session.account
             if route.needs_account and account is None:
                 raise AUTH_KEY_UNREGISTERED()
             caller = ("account", account.id) if account is not None else ("key", session.key[0])
-            self._limiter.check(caller, route.name)
+            is_bot = account is not None and account.is_bot
+            self._limiter.check(caller, route.name, query, bot=is_bot)
             ctx = RequestContext(session, self._services, self._presses, msg_id)
             handler = route.handler(ctx, query)
             try:
@@ -210,7 +233,7 @@ class Dispatcher:
         except RpcError as error:
             return Answer(error=error, method=method)
         except Exception:
-            log.exception("%s of session %r failed", method or "a request", session.key)
+            self._log_failure(session, method)
             return Answer(error=INTERNAL(), method=method)
 
     async def _finish(self, session: SessionContext, method: str, rest: _Resumed) -> Answer:
@@ -222,8 +245,30 @@ class Dispatcher:
         except asyncio.CancelledError:
             raise
         except Exception:
-            log.exception("%s of session %r failed", method or "a request", session.key)
+            self._log_failure(session, method)
             return Answer(error=INTERNAL(), method=method)
+
+    def _unserved(self, query: object, method: str) -> RpcError:
+        cid = getattr(query, "CONSTRUCTOR_ID", None)
+        if not isinstance(query, TLObject) or not isinstance(cid, int) or cid not in FUNCTIONS:
+            return INPUT_METHOD_INVALID()
+        if method not in self._unserved_logged:
+            self._unserved_logged.add(method)
+            log.warning(
+                "%s is not implemented by loopgram (answered METHOD_NOT_IMPLEMENTED)", method
+            )
+        return METHOD_NOT_IMPLEMENTED()
+
+    def _log_failure(self, session: SessionContext, method: str) -> None:
+        # A bug a client can reach, it can reach a thousand times a second: one traceback
+        # per method and minute tells the operator as much.
+        self._log.error(
+            ("failed", method),
+            "%s of session %r failed",
+            method or "a request",
+            session.key,
+            exc_info=True,
+        )
 
     # -- wrappers ---------------------------------------------------------------------------
 
@@ -234,15 +279,7 @@ class Dispatcher:
                 session.set_layer(request.layer)
                 request = request.query
             elif isinstance(request, fn.InitConnection):
-                session.client_info = ClientInfo(
-                    api_id=request.api_id,
-                    device_model=request.device_model,
-                    system_version=request.system_version,
-                    app_version=request.app_version,
-                    system_lang_code=request.system_lang_code,
-                    lang_pack=request.lang_pack,
-                    lang_code=request.lang_code,
-                )
+                session.client_info = ClientInfo.of(request, self._services.config)
                 request = request.query
             elif isinstance(request, fn.InvokeWithoutUpdates):
                 session.set_receive_updates(False)
@@ -257,7 +294,8 @@ class Dispatcher:
         if layer < oldest:
             # The client only sees the error name: the log is where an operator learns why
             # an old library cannot connect.
-            log.warning(
+            self._log.warning(
+                "layer",
                 "refused a client of layer %d: layers %d to %d are served",
                 layer,
                 oldest,
@@ -268,13 +306,20 @@ class Dispatcher:
     # -- bodies the codec could not parse -----------------------------------------------------
 
     def _decode_raw(self, session: SessionContext, body: bytes) -> object:
-        peeled = _peel(body)
+        # The body is the message as received: a gzip_packed one is inflated again here,
+        # under the same budget and nesting rule as in the MTProto layer.
+        try:
+            peeled = _peel(body, self._max_inflate)
+        except InflateLimitError:
+            raise INPUT_REQUEST_TOO_LONG() from None
         layer = peeled.layer if peeled.layer is not None else session.layer
         if peeled.layer is not None:
             self._check_layer(peeled.layer)
         if self._decode is not None and layer is not None and layer != tl.LAYER:
             try:
-                return self._decode(body, layer)
+                return self._decode(body, layer, self._max_inflate)
+            except InflateLimitError:
+                raise INPUT_REQUEST_TOO_LONG() from None
             except (TLDecodeError, ValueError, LookupError) as exc:
                 log.debug("layer %s request did not decode: %s", layer, exc)
         if peeled.constructor_id is None or peeled.constructor_id not in FUNCTIONS:
@@ -318,14 +363,17 @@ class _Resumed:
                     return done.value
 
 
-def _peel(body: bytes) -> _Peeled:
-    """Walk the wrappers of a raw query without decoding the query itself."""
-    r = Reader(bytes(body))
+def _peel(body: bytes, budget: int) -> _Peeled:
+    """Walk the wrappers of a raw query without decoding the query itself (a
+    ``gzip_packed`` around them inflated within ``budget``: ``InflateLimitError`` beyond)."""
+    r = Reader(bytes(body), 0, budget)
     layer: int | None = None
     try:
         while True:
             cid = read_fixed(r, _U32)
-            if cid == fn.InvokeWithLayer.CONSTRUCTOR_ID:
+            if cid == GZIP_PACKED_ID:
+                r = Reader(read_packed(r), 0, 0, True)
+            elif cid == fn.InvokeWithLayer.CONSTRUCTOR_ID:
                 layer = read_int(r)
             elif cid == fn.InitConnection.CONSTRUCTOR_ID:
                 flags = read_fixed(r, _U32)
@@ -344,5 +392,7 @@ def _peel(body: bytes) -> _Peeled:
                 read_vector_long(r)
             else:
                 return _Peeled(cid, layer)
+    except InflateLimitError:
+        raise
     except (TLDecodeError, struct.error, IndexError, ValueError):
         return _Peeled(None, layer)

@@ -1,7 +1,15 @@
-"""Server layer: flood limits, one token bucket per (caller, method) on the injected clock.
+"""Server layer: flood limits, token buckets on the injected clock.
 
-A caller that empties its bucket gets ``420 FLOOD_WAIT_X`` with X the whole seconds until the
-next call would be allowed; the refused call costs nothing, as on Telegram.
+One mechanism, several keys: every call spends a token of its (caller, method) bucket, at the
+rate ``ServerConfig.rate_for(method)`` gives; a message a bot sends also spends one of its
+(bot, chat) bucket -- ``bot_chat_rate`` in a private chat, ``bot_group_rate`` in a group or
+channel -- and one of its (bot, all chats) bucket, ``bot_messages_rate``. Those are the limits
+Telegram publishes for bots (about one message a second per chat, 20 a minute per group, 30 a
+second overall), each with the short burst Telegram lets through, so an ordinary bot test
+never waits while a bot that floods a chat does.
+
+A caller that empties a bucket gets ``420 FLOOD_WAIT_X`` with X the whole seconds until the
+next call would be allowed; the refused call costs nothing, in no bucket, as on Telegram.
 """
 
 from __future__ import annotations
@@ -9,57 +17,127 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from typing import Final
 
 from loopgram.mtproto.deps import Clock
-from loopgram.server.config import Rate
+from loopgram.server.config import Rate, ServerConfig
 from loopgram.server.errors import FloodWait
+from loopgram.tl import types
+
+__all__ = ["BOT_MESSAGE_METHODS", "FloodLimiter"]
+
+BOT_MESSAGE_METHODS: Final = frozenset(
+    {
+        "messages.sendMessage",
+        "messages.sendMedia",
+        "messages.sendMultiMedia",
+        "messages.forwardMessages",
+    }
+)
+"""The methods that post a message into a chat (what the per-chat limits count)."""
+
+_ALL_CHATS: Final = "*"
 
 
 @dataclass(slots=True)
 class _Bucket:
     tokens: float
     updated: float
+    rate: Rate
+
+
+def _chat_of(query: object) -> tuple[Hashable, bool] | None:
+    """The chat a message goes to, and whether it is a group (or channel)."""
+    peer = getattr(query, "to_peer", None) or getattr(query, "peer", None)
+    if isinstance(peer, types.InputPeerUser | types.InputPeerUserFromMessage):
+        return ("user", peer.user_id), False
+    if isinstance(peer, types.InputPeerChat):
+        return ("chat", peer.chat_id), True
+    if isinstance(peer, types.InputPeerChannel | types.InputPeerChannelFromMessage):
+        return ("channel", peer.channel_id), True
+    if isinstance(peer, types.InputPeerSelf):
+        return ("self",), False
+    return None  # no peer the server knows: the handler refuses the call anyway
 
 
 class FloodLimiter:
-    """``check(caller, method)`` spends one token or raises ``FloodWait``.
+    """``check(caller, method)`` spends one token of every bucket the call counts against, or
+    raises ``FloodWait`` and spends none.
 
-    ``rate_for(method)`` gives each method's ``Rate``. Buckets that have refilled completely
-    carry no information, so they are dropped whenever the table grows past ``max_buckets``.
+    ``config`` gives the rates, read at each call (a ``ServerConfig``, or for the (caller,
+    method) buckets only, a ``rate_for(method)`` function). Buckets that have refilled
+    completely carry no information, so they are dropped whenever the table grows past
+    ``max_buckets``.
     """
 
     def __init__(
-        self, clock: Clock, rate_for: Callable[[str], Rate], *, max_buckets: int = 100_000
+        self,
+        clock: Clock,
+        config: ServerConfig | Callable[[str], Rate | None],
+        *,
+        max_buckets: int = 100_000,
     ) -> None:
         self._clock = clock
-        self._rate_for = rate_for
+        self._rate_for: Callable[[str], Rate | None]
+        if isinstance(config, ServerConfig):
+            self._config: ServerConfig | None = config
+            self._rate_for = config.rate_for
+        else:
+            self._config = None
+            self._rate_for = config
         self._max_buckets = max_buckets
-        self._buckets: dict[tuple[Hashable, str], _Bucket] = {}
+        self._buckets: dict[Hashable, _Bucket] = {}
 
-    def check(self, caller: Hashable, method: str) -> None:
+    def check(
+        self, caller: Hashable, method: str, query: object = None, *, bot: bool = False
+    ) -> None:
+        """Count one call of ``method`` by ``caller``; ``query`` and ``bot`` say whether it
+        is a bot's message and where it goes."""
+        wanted: list[tuple[Hashable, Rate]] = []
         rate = self._rate_for(method)
+        if rate is not None:
+            wanted.append(((caller, method), rate))
+        config = self._config
+        if bot and config is not None and config.flood_enabled and method in BOT_MESSAGE_METHODS:
+            chat = _chat_of(query)
+            if chat is not None:
+                key, group = chat
+                per_chat = config.bot_group_rate if group else config.bot_chat_rate
+                if per_chat is not None:
+                    wanted.append(((caller, key), per_chat))
+            if config.bot_messages_rate is not None:
+                wanted.append(((caller, _ALL_CHATS), config.bot_messages_rate))
+        if not wanted:
+            return
         now = self._clock()
-        key = (caller, method)
+        buckets = [self._refilled(key, rate, now) for key, rate in wanted]
+        wait = max(
+            ((1.0 - b.tokens) / b.rate.per_second for b in buckets if b.tokens < 1.0),
+            default=0.0,
+        )
+        if wait > 0:
+            raise FloodWait(max(1, math.ceil(wait)))
+        for bucket in buckets:
+            bucket.tokens -= 1.0
+
+    def _refilled(self, key: Hashable, rate: Rate, now: float) -> _Bucket:
         bucket = self._buckets.get(key)
         if bucket is None:
             if len(self._buckets) >= self._max_buckets:
                 self._prune(now)
-            bucket = self._buckets[key] = _Bucket(float(rate.burst), now)
-        else:
-            elapsed = max(0.0, now - bucket.updated)
-            bucket.tokens = min(float(rate.burst), bucket.tokens + elapsed * rate.per_second)
-            bucket.updated = now
-        if bucket.tokens < 1.0:
-            wait = (1.0 - bucket.tokens) / rate.per_second
-            raise FloodWait(max(1, math.ceil(wait)))
-        bucket.tokens -= 1.0
+            bucket = self._buckets[key] = _Bucket(float(rate.burst), now, rate)
+            return bucket
+        bucket.rate = rate
+        elapsed = max(0.0, now - bucket.updated)
+        bucket.tokens = min(float(rate.burst), bucket.tokens + elapsed * rate.per_second)
+        bucket.updated = now
+        return bucket
 
     def _prune(self, now: float) -> None:
         full = [
             key
             for key, b in self._buckets.items()
-            if b.tokens + (now - b.updated) * self._rate_for(key[1]).per_second
-            >= self._rate_for(key[1]).burst
+            if b.tokens + (now - b.updated) * b.rate.per_second >= b.rate.burst
         ]
         for key in full:
             del self._buckets[key]

@@ -26,12 +26,14 @@ from loopgram.storage.errors import (
     MessageNotFound,
     NotFound,
     PhoneTaken,
+    RandomIdTaken,
     SchemaError,
     SessionNotFound,
     StorageBusy,
     StorageClosed,
     StorageError,
     UsernameTaken,
+    ValueTooLarge,
 )
 from loopgram.storage.memory import MemoryStorage
 from loopgram.storage.models import (
@@ -133,6 +135,7 @@ __all__ = [
     "PeerRef",
     "PhoneTaken",
     "RandomBytes",
+    "RandomIdTaken",
     "SchemaError",
     "ServerSalt",
     "SessionNotFound",
@@ -151,5 +154,6 @@ __all__ = [
     "UpdateRepository",
     "UpdateState",
     "UsernameTaken",
+    "ValueTooLarge",
     "open_storage",
 ]

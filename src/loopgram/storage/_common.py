@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from enum import Enum
 from typing import Final, TypeVar
 
+from loopgram.storage.errors import ValueTooLarge
 from loopgram.storage.models import (
     AUTH_KEY_SIZE,
     Clock,
@@ -27,6 +28,10 @@ INT64_MIN: Final = -(2**63)
 INT64_MAX: Final = 2**63 - 1
 MAX_HISTORY_LIMIT: Final = 1000
 """Upper bound for one history or update-log page; callers clamp Telegram's own limits."""
+MAX_VALUE_BYTES: Final = 4 * 1024 * 1024
+"""Largest text or TL blob one message field may hold. The server's own limits keep values
+far below it; this bound makes every backend refuse the same oversized value the same way
+(``ValueTooLarge``) rather than each failing on its own driver's limit."""
 
 
 class Unset(Enum):
@@ -45,6 +50,17 @@ def passed(**fields: object) -> dict[str, object]:
 
 def opt_bytes(value: bytes | None) -> bytes | None:
     return None if value is None else bytes(value)
+
+
+def check_sizes(*values: str | bytes | Unset | None) -> None:
+    """``ValueTooLarge`` if a text or blob passed for a message field exceeds the bound."""
+    for value in values:
+        if isinstance(value, str):
+            # A UTF-8 character takes at most 4 bytes: encode only what might be too long.
+            if len(value) * 4 > MAX_VALUE_BYTES and len(value.encode()) > MAX_VALUE_BYTES:
+                raise ValueTooLarge(f"a text of {len(value)} characters is too large to store")
+        elif isinstance(value, bytes | bytearray | memoryview) and len(value) > MAX_VALUE_BYTES:
+            raise ValueTooLarge(f"a value of {len(value)} bytes is too large to store")
 
 
 def check_int64(value: int, what: str) -> int:
@@ -112,7 +128,8 @@ def secret_matches(secret: str, stored_hash: bytes | None) -> bool:
 def parse_bot_token(token: str) -> tuple[int, str] | None:
     """``"<bot_id>:<secret>"`` -> ``(bot_id, secret)``, or ``None`` if malformed."""
     bot_id, sep, secret = token.partition(":")
-    if not sep or not secret or not bot_id.isdigit() or not bot_id.isascii():
+    # More than 19 digits is beyond int64 (and int() refuses thousands of them outright).
+    if not sep or not secret or not bot_id.isdigit() or not bot_id.isascii() or len(bot_id) > 19:
         return None
     value = int(bot_id)
     if value > INT64_MAX:
@@ -124,6 +141,16 @@ def check_secret(secret: str) -> str:
     if not secret or ":" in secret:
         raise ValueError("a bot token secret is non-empty and contains no ':'")
     return secret
+
+
+IN_CHUNK: Final = 500
+"""Most ids one ``IN (...)`` lookup names: a client's list of ids is looked up in chunks,
+however long it is, below every SQL engine's limit on bound parameters."""
+
+
+def chunks(ids: Sequence[T], size: int = IN_CHUNK) -> Iterator[Sequence[T]]:
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
 
 
 def box_owners(

@@ -8,7 +8,12 @@ violations raise a ``Conflict`` subclass.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from loopgram import LoopgramError
+
+if TYPE_CHECKING:
+    from loopgram.storage.models import StoredMessage
 
 
 class StorageError(LoopgramError):
@@ -32,8 +37,26 @@ class SchemaError(StorageError):
     """
 
 
+class ValueTooLarge(StorageError):
+    """A value is larger than the storage keeps (``MAX_VALUE_BYTES``, or the backend's own
+    limit, such as SQLite's ``string or blob too big``); nothing was written."""
+
+
 class Conflict(StorageError):
     """A write would break a uniqueness rule."""
+
+
+class RandomIdTaken(Conflict):
+    """The sender already sent a message with this ``random_id``; nothing was written.
+
+    ``existing`` is the sender's copy of that message, which a repeated send answers with.
+    """
+
+    def __init__(self, sender_id: int, random_id: int, existing: StoredMessage) -> None:
+        self.sender_id = sender_id
+        self.random_id = random_id
+        self.existing = existing
+        super().__init__(f"account {sender_id} already sent random_id {random_id}")
 
 
 class UsernameTaken(Conflict):

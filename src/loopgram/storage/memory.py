@@ -18,6 +18,9 @@ from types import TracebackType
 
 from loopgram.storage import _common as c
 from loopgram.storage._common import UNSET, Unset
+from loopgram.storage.bot_commands import MemoryBotCommands
+from loopgram.storage.bot_updates import MemoryBotUpdates
+from loopgram.storage.dialogs import MemoryContacts, MemoryDialogs
 from loopgram.storage.errors import (
     AccountNotFound,
     AuthKeyExists,
@@ -26,6 +29,7 @@ from loopgram.storage.errors import (
     InlineMessageNotFound,
     MessageNotFound,
     PhoneTaken,
+    RandomIdTaken,
     SessionNotFound,
     StorageClosed,
     UsernameTaken,
@@ -106,6 +110,8 @@ class _Data:
     copies: dict[int, set[tuple[int, int]]] = field(default_factory=dict)
     updates: dict[int, list[StoredUpdate]] = field(default_factory=dict)
     inline: dict[bytes, InlineMessage] = field(default_factory=dict)
+    random_ids: dict[tuple[int, int], int] = field(default_factory=dict)
+    """(sender, random_id) -> message id."""
 
     @contextmanager
     def tx(self) -> Iterator[_Data]:
@@ -462,12 +468,20 @@ class MemoryMessages:
         media: bytes | None = None,
         extra: bytes | None = None,
         date: int | None = None,
+        random_id: int | None = None,
     ) -> list[tuple[StoredMessage, StoredUpdate]]:
         owners = c.box_owners(sender_id, peer, member_ids)
+        c.check_sizes(text, entities, reply_markup, media, extra)
+        if random_id is not None:
+            c.check_int64(random_id, "random_id")
         with self._data.tx() as d:
             d.require_account(sender_id)
             for owner_id, _, _ in owners:
                 d.require_account(owner_id)
+            if random_id is not None:
+                sent = self._sent_copy(d, sender_id, random_id)
+                if sent is not None:
+                    raise RandomIdTaken(sender_id, random_id, sent)
             when = d.now() if date is None else date
             row = _MessageRow(
                 id=d.last_message_id + 1,
@@ -495,7 +509,21 @@ class MemoryMessages:
                 d.copies[row.id].add((box.owner_id, box.box_id))
                 d.counters[box.owner_id].last_box_id = box.box_id
                 d.log(update, when)
+            if random_id is not None:
+                d.random_ids[(sender_id, random_id)] = row.id
             return result
+
+    @staticmethod
+    def _sent_copy(d: _Data, sender_id: int, random_id: int) -> StoredMessage | None:
+        """The sender's copy of the message sent with ``random_id``, while it has one."""
+        message_id = d.random_ids.get((sender_id, random_id))
+        if message_id is None:
+            return None
+        for owner_id, box_id in sorted(d.copies.get(message_id, ())):
+            if owner_id == sender_id:
+                return d.copy_of(d.boxes[owner_id][box_id])
+        del d.random_ids[(sender_id, random_id)]  # deleted since: the id is free again
+        return None
 
     def get(self, owner_id: int, msg_id: int) -> StoredMessage | None:
         with self._data.tx() as d:
@@ -546,6 +574,7 @@ class MemoryMessages:
         extra: bytes | Unset | None = UNSET,
         edit_date: int | None = None,
     ) -> list[tuple[StoredMessage, StoredUpdate]]:
+        c.check_sizes(text, entities, reply_markup, media, extra)
         with self._data.tx() as d:
             target = d.boxes.get(owner_id, {}).get(msg_id)
             if target is None:
@@ -650,6 +679,7 @@ class MemoryInlineMessages:
 
     def put(self, message: InlineMessage) -> None:
         key = bytes(message.id)
+        c.check_sizes(message.text, message.entities, message.reply_markup)
         with self._data.tx() as d:
             d.require_account(message.bot_id)
             if key in d.inline:
@@ -675,6 +705,7 @@ class MemoryInlineMessages:
         edit_date: int | None = None,
     ) -> InlineMessage:
         key = bytes(inline_message_id)
+        c.check_sizes(text, entities, reply_markup)
         with self._data.tx() as d:
             message = d.inline.get(key)
             if message is None:
@@ -707,6 +738,10 @@ class MemoryStorage:
         self._messages = MemoryMessages(data)
         self._updates = MemoryUpdates(data)
         self._inline_messages = MemoryInlineMessages(data)
+        self._bot_updates = MemoryBotUpdates(data)
+        self._bot_commands = MemoryBotCommands(data)
+        self._dialogs = MemoryDialogs(data)
+        self._contacts = MemoryContacts(data)
 
     @property
     def settings(self) -> MemorySettings:
@@ -735,6 +770,22 @@ class MemoryStorage:
     @property
     def inline_messages(self) -> MemoryInlineMessages:
         return self._inline_messages
+
+    @property
+    def bot_updates(self) -> MemoryBotUpdates:
+        return self._bot_updates
+
+    @property
+    def bot_commands(self) -> MemoryBotCommands:
+        return self._bot_commands
+
+    @property
+    def dialogs(self) -> MemoryDialogs:
+        return self._dialogs
+
+    @property
+    def contacts(self) -> MemoryContacts:
+        return self._contacts
 
     def reading(self) -> AbstractContextManager[None]:
         """Nothing to group here: every read sees the one copy of the data."""

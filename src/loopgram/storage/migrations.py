@@ -11,6 +11,12 @@ import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from loopgram.storage.bot_commands import MIGRATION_NAME as EVERYDAY_NAME
+from loopgram.storage.bot_commands import MIGRATION_SQL as BOT_COMMANDS_SQL
+from loopgram.storage.bot_updates import MIGRATION_NAME as BOT_QUEUES_NAME
+from loopgram.storage.bot_updates import MIGRATION_SQL as BOT_QUEUES_SQL
+from loopgram.storage.dialogs import MIGRATION_SQL as DIALOGS_SQL
+
 
 @dataclass(frozen=True, slots=True)
 class Migration:
@@ -156,5 +162,21 @@ CREATE TABLE inline_messages (
 );
 """
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "initial schema", _INITIAL),)
+_RANDOM_IDS = """
+-- A sender's random_id names one message: a repeated send answers with that message.
+CREATE TABLE random_ids (
+    sender_id  INTEGER NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+    random_id  INTEGER NOT NULL,
+    message_id INTEGER NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
+    PRIMARY KEY (sender_id, random_id)
+) WITHOUT ROWID;
+CREATE INDEX random_ids_by_message ON random_ids (message_id);
+"""
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "initial schema", _INITIAL),
+    Migration(2, "random ids of sent messages", _RANDOM_IDS),
+    Migration(3, BOT_QUEUES_NAME, BOT_QUEUES_SQL),
+    Migration(4, EVERYDAY_NAME, BOT_COMMANDS_SQL + DIALOGS_SQL),
+)
 """Every schema step, by ascending version; the latest is the schema this code uses."""

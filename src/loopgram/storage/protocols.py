@@ -15,6 +15,9 @@ from types import TracebackType
 from typing import Protocol
 
 from loopgram.storage._common import UNSET, Unset
+from loopgram.storage.bot_commands import BotCommandRepository
+from loopgram.storage.bot_updates import BotUpdateRepository
+from loopgram.storage.dialogs import ContactRepository, DialogRepository
 from loopgram.storage.models import (
     Account,
     AuthKeyRecord,
@@ -166,6 +169,7 @@ class MessageRepository(Protocol):
         media: bytes | None = None,
         extra: bytes | None = None,
         date: int | None = None,
+        random_id: int | None = None,
     ) -> list[tuple[StoredMessage, StoredUpdate]]:
         """Store a message and deliver it into every participant's box, atomically.
 
@@ -174,6 +178,11 @@ class MessageRepository(Protocol):
         one in each of ``member_ids``, which must include the sender. Each copy takes the
         owner's next box id and next pts (pts_count 1) and logs ``render_update(copy)``.
         ``date`` defaults to the storage clock. Returns the copies, sender's first.
+
+        With a ``random_id``, a sender's second message with the same id stores nothing
+        and raises ``RandomIdTaken`` holding the sender's copy of the first, checked in the
+        same transaction as the write (once the sender's copy is deleted the id is free
+        again). A text or blob beyond ``MAX_VALUE_BYTES`` raises ``ValueTooLarge``.
         """
         ...
 
@@ -294,6 +303,26 @@ class Storage(Protocol):
 
     @property
     def inline_messages(self) -> InlineMessageRepository: ...
+
+    @property
+    def bot_updates(self) -> BotUpdateRepository:
+        """The Bot API's per-bot update queues (``loopgram.storage.bot_updates``)."""
+        ...
+
+    @property
+    def bot_commands(self) -> BotCommandRepository:
+        """Bots' command lists per scope and language (``loopgram.storage.bot_commands``)."""
+        ...
+
+    @property
+    def dialogs(self) -> DialogRepository:
+        """Dialog tops, unread counts and read marks (``loopgram.storage.dialogs``)."""
+        ...
+
+    @property
+    def contacts(self) -> ContactRepository:
+        """Accounts' address books (``loopgram.storage.dialogs``)."""
+        ...
 
     def reading(self) -> AbstractContextManager[None]:
         """A scope for the reads of one short synchronous step: a backend that caches

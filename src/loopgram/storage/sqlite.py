@@ -29,6 +29,9 @@ from typing import Any, Final, Literal
 
 from loopgram.storage import _common as c
 from loopgram.storage._common import UNSET, Unset
+from loopgram.storage.bot_commands import SqliteBotCommands
+from loopgram.storage.bot_updates import SqliteBotUpdates
+from loopgram.storage.dialogs import SqliteContacts, SqliteDialogs
 from loopgram.storage.errors import (
     AccountNotFound,
     AuthKeyExists,
@@ -38,12 +41,14 @@ from loopgram.storage.errors import (
     InlineMessageNotFound,
     MessageNotFound,
     PhoneTaken,
+    RandomIdTaken,
     SchemaError,
     SessionNotFound,
     StorageBusy,
     StorageClosed,
     StorageError,
     UsernameTaken,
+    ValueTooLarge,
 )
 from loopgram.storage.migrations import BOOTSTRAP, MIGRATIONS, Migration
 from loopgram.storage.models import (
@@ -78,6 +83,8 @@ def _translate(e: sqlite3.Error) -> StorageError:
     if isinstance(e, sqlite3.IntegrityError):
         return Conflict(str(e))
     text = str(e).lower()
+    if isinstance(e, sqlite3.DataError) or "too big" in text:
+        return ValueTooLarge(str(e))
     if isinstance(e, sqlite3.OperationalError) and ("locked" in text or "busy" in text):
         return StorageBusy(str(e))
     if isinstance(e, sqlite3.ProgrammingError) and "closed" in text:
@@ -636,12 +643,15 @@ class SqliteAccounts:
         ids = list(dict.fromkeys(account_ids))
         if not ids:
             return []
+        rows: list[Row] = []
         with self._db.read() as conn:
-            rows = _all(
-                conn,
-                f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE id IN ({_placeholders(len(ids))})",
-                ids,
-            )
+            for chunk in c.chunks(ids):
+                rows += _all(
+                    conn,
+                    f"SELECT {_ACCOUNT_COLUMNS} FROM accounts "
+                    f"WHERE id IN ({_placeholders(len(chunk))})",
+                    chunk,
+                )
         found = {r[0]: _account(r) for r in rows}
         return [found[i] for i in ids if i in found]
 
@@ -789,6 +799,29 @@ def _log(
     return update
 
 
+def _sent_copy(conn: sqlite3.Connection, sender_id: int, random_id: int) -> StoredMessage | None:
+    """The sender's copy of the message sent with ``random_id``, while it has one."""
+    row = _one(
+        conn,
+        "SELECT message_id FROM random_ids WHERE sender_id = ? AND random_id = ?",
+        (sender_id, random_id),
+    )
+    if row is None:
+        return None
+    copy = _one(
+        conn,
+        f"{_MESSAGE_SELECT} WHERE b.message_id = ? AND b.owner_id = ? ORDER BY b.box_id LIMIT 1",
+        (row[0], sender_id),
+    )
+    if copy is None:
+        # The sender deleted its copy since: the id is free again.
+        conn.execute(
+            "DELETE FROM random_ids WHERE sender_id = ? AND random_id = ?", (sender_id, random_id)
+        )
+        return None
+    return _message(copy)
+
+
 class SqliteMessages:
     def __init__(self, db: _Db) -> None:
         self._db = db
@@ -806,8 +839,12 @@ class SqliteMessages:
         media: bytes | None = None,
         extra: bytes | None = None,
         date: int | None = None,
+        random_id: int | None = None,
     ) -> list[tuple[StoredMessage, StoredUpdate]]:
         boxes = c.box_owners(sender_id, peer, member_ids)
+        c.check_sizes(text, entities, reply_markup, media, extra)
+        if random_id is not None:
+            c.check_int64(random_id, "random_id")
         when = self._db.now() if date is None else date
         db = self._db
         with db.lock:
@@ -823,6 +860,7 @@ class SqliteMessages:
                 reply_markup,
                 media,
                 extra,
+                random_id,
             )
             # A fresh message is the one most likely to be pressed next.
             for copy, _ in result:
@@ -842,11 +880,16 @@ class SqliteMessages:
         reply_markup: bytes | None,
         media: bytes | None,
         extra: bytes | None,
+        random_id: int | None,
     ) -> list[tuple[StoredMessage, StoredUpdate]]:
         with db.write() as conn:
             _require_account(conn, sender_id)
             for owner_id, _, _ in boxes:
                 _require_account(conn, owner_id)
+            if random_id is not None:
+                sent = _sent_copy(conn, sender_id, random_id)
+                if sent is not None:
+                    raise RandomIdTaken(sender_id, random_id, sent)
             cur = conn.execute(
                 "INSERT INTO messages (sender_id, peer_kind, peer_id, date, edit_date, text, "
                 "entities, reply_markup, media, extra) VALUES (?, ?, ?, ?, NULL, ?, ?, ?, ?, ?)",
@@ -865,6 +908,11 @@ class SqliteMessages:
             global_id = cur.lastrowid
             if global_id is None:
                 raise StorageError("INSERT into messages gave no row id")
+            if random_id is not None:
+                conn.execute(
+                    "INSERT INTO random_ids (sender_id, random_id, message_id) VALUES (?, ?, ?)",
+                    (sender_id, random_id, global_id),
+                )
             result = []
             for owner_id, owner_peer, out in boxes:
                 pts, box_id = _next_pts(conn, owner_id, 1, when, new_box_id=True)
@@ -913,13 +961,15 @@ class SqliteMessages:
         ids = list(dict.fromkeys(msg_ids))
         if not ids:
             return []
+        rows: list[Row] = []
         with self._db.read() as conn:
-            rows = _all(
-                conn,
-                f"{_MESSAGE_SELECT} WHERE b.owner_id = ? "
-                f"AND b.box_id IN ({_placeholders(len(ids))})",
-                (owner_id, *ids),
-            )
+            for chunk in c.chunks(ids):
+                rows += _all(
+                    conn,
+                    f"{_MESSAGE_SELECT} WHERE b.owner_id = ? "
+                    f"AND b.box_id IN ({_placeholders(len(chunk))})",
+                    (owner_id, *chunk),
+                )
         found = {r[1]: _message(r) for r in rows}
         return [found[i] for i in ids if i in found]
 
@@ -986,6 +1036,7 @@ class SqliteMessages:
         extra: bytes | Unset | None = UNSET,
         edit_date: int | None = None,
     ) -> list[tuple[StoredMessage, StoredUpdate]]:
+        c.check_sizes(text, entities, reply_markup, media, extra)
         when = self._db.now() if edit_date is None else edit_date
         changes = c.passed(
             edit_date=when,
@@ -1153,6 +1204,7 @@ class SqliteInlineMessages:
         self._db = db
 
     def put(self, message: InlineMessage) -> None:
+        c.check_sizes(message.text, message.entities, message.reply_markup)
         with self._db.write() as conn:
             _require_account(conn, message.bot_id)
             if _one(conn, "SELECT 1 FROM inline_messages WHERE id = ?", (bytes(message.id),)):
@@ -1187,6 +1239,7 @@ class SqliteInlineMessages:
         edit_date: int | None = None,
     ) -> InlineMessage:
         key = bytes(inline_message_id)
+        c.check_sizes(text, entities, reply_markup)
         changes = c.passed(
             edit_date=self._db.now() if edit_date is None else edit_date,
             text=text,
@@ -1303,6 +1356,10 @@ class SqliteStorage:
         self._messages = SqliteMessages(self._db)
         self._updates = SqliteUpdates(self._db)
         self._inline_messages = SqliteInlineMessages(self._db)
+        self._bot_updates = SqliteBotUpdates(self._db)
+        self._bot_commands = SqliteBotCommands(self._db)
+        self._dialogs = SqliteDialogs(self._db)
+        self._contacts = SqliteContacts(self._db)
 
     @classmethod
     def in_directory(
@@ -1352,6 +1409,22 @@ class SqliteStorage:
     @property
     def inline_messages(self) -> SqliteInlineMessages:
         return self._inline_messages
+
+    @property
+    def bot_updates(self) -> SqliteBotUpdates:
+        return self._bot_updates
+
+    @property
+    def bot_commands(self) -> SqliteBotCommands:
+        return self._bot_commands
+
+    @property
+    def dialogs(self) -> SqliteDialogs:
+        return self._dialogs
+
+    @property
+    def contacts(self) -> SqliteContacts:
+        return self._contacts
 
     def reading(self) -> AbstractContextManager[None]:
         """Group the reads of one synchronous step (the server: one batch of requests).

@@ -4,7 +4,8 @@
   :class:`LoopgramServer` is the same server on the caller's event loop.
 - the pytest plugin (``loopgram.testing.plugin``, registered as the ``loopgram`` entry
   point of ``pytest11``): fixtures ``loopgram_server`` and ``loopgram_rsa_key``, marker
-  ``@pytest.mark.loopgram(**server_options)``.
+  ``@pytest.mark.loopgram(**server_options)``, and the server's log in the report of a
+  failing test.
 - adapters that point unmodified clients at a server: ``loopgram.testing.telethon``
   (Telethon 1.x) and ``loopgram.testing.pyrogram`` (Pyrogram and its fork kurigram).
 - :class:`FakeClock` and :func:`seeded_random`, for deterministic time and randomness.
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from loopgram.mtproto.deps import FakeClock, seeded_random
     from loopgram.server.app import LoopgramServer, ServerFacts
-    from loopgram.testing.server import ServerThread
+    from loopgram.testing.server import ServerLog, ServerThread
 
 LOGIN_CODE = "12345"
 """The code every phone number signs in with (``ServerConfig.login_code``)."""
@@ -31,6 +32,7 @@ _LAZY = {
     "seeded_random": "loopgram.mtproto.deps",
     "LoopgramServer": "loopgram.server.app",
     "ServerFacts": "loopgram.server.app",
+    "ServerLog": "loopgram.testing.server",
     "ServerThread": "loopgram.testing.server",
 }
 
@@ -49,6 +51,7 @@ __all__ = [
     "FakeClock",
     "LoopgramServer",
     "ServerFacts",
+    "ServerLog",
     "ServerThread",
     "seeded_random",
 ]

@@ -12,7 +12,14 @@ Installed with loopgram, it gives every test suite:
 - the marker ``@pytest.mark.loopgram(**options)``: options of
   :class:`~loopgram.server.app.LoopgramServer` for that test's server, e.g.
   ``answer_timeout=1.0`` (the callback-answer window), ``clock=FakeClock(...)``,
-  ``config=ServerConfig(...)``, ``data_dir=None`` (memory only).
+  ``config=ServerConfig(...)``, ``data_dir=None`` (memory only), ``capture_log=False`` (no
+  server log in the report of a failure, nor its cost: a line per call).
+- the server's log in the report of a failing test: what the server logged from its thread
+  during the test (every RPC at INFO: ``#conn account method -> outcome (time)``) is shown
+  as the section "Captured loopgram server log call" (or ``setup``/``teardown``).
+- pytest rewrites the assertions of every module of a plugin's distribution, loopgram's
+  generated TL code included (seconds on each run that writes no bytecode): the plugin
+  leaves loopgram's modules to the plain import system (see :func:`pytest_addhooks`).
 
 Example::
 
@@ -29,7 +36,7 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +49,34 @@ if TYPE_CHECKING:
     from loopgram.testing.server import ServerThread
 
 __all__ = ["loopgram_rsa_key", "loopgram_server"]
+
+_SERVERS = pytest.StashKey[list["ServerThread"]]()
+"""The fixture's servers of a test item, whose log goes into its failure report."""
+_SHOWN = pytest.StashKey[dict[int, int]]()
+"""Per server (by ``id``): how many of its records a report of this item already showed."""
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    """Called as soon as pytest registers this plugin, before any conftest or test module is
+    imported: undo pytest's marking of the whole ``loopgram`` distribution for assertion
+    rewriting.
+
+    pytest marks every top-level package of a distribution that has a ``pytest11`` entry
+    point, whichever module the entry point names (a second top-level module would be
+    marked beside ``loopgram``, not instead of it). Rewriting means parsing each module's
+    source and compiling the tree, with no use of the bytecode pip compiled at install: for
+    the generated TL modules that is seconds on every run that writes no bytecode
+    (``PYTHONDONTWRITEBYTECODE``, read-only installs), for no gain -- loopgram's own code
+    asserts nothing a user's test is about. pytest has no public way to unmark a name; when
+    its hook is not the expected shape this does nothing (slower, never wrong).
+    """
+    hook = getattr(pluginmanager, "rewrite_hook", None)
+    marked = getattr(hook, "_must_rewrite", None)
+    cache = getattr(hook, "_marked_for_rewrite_cache", None)
+    if isinstance(marked, set) and "loopgram" in marked:
+        marked.discard("loopgram")
+        if isinstance(cache, dict):
+            cache.clear()
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -71,6 +106,11 @@ def loopgram_server(
         "rsa_key": loopgram_rsa_key,
         # The test process may be killed, never the machine: one fsync per write is waste.
         "synchronous": "NORMAL",
+        "capture_log": True,
+        # The Bot API on a free port beside MTProto, started when a test first reads
+        # ``loopgram_server.bot_api_url`` (the HTTP stack's import alone costs most of the
+        # fixture's budget); ``bot_api_port=...`` in the marker starts it with the server.
+        "bot_api_on_demand": True,
     }
     marker = request.node.get_closest_marker("loopgram")
     if marker is not None:
@@ -81,7 +121,27 @@ def loopgram_server(
         server = ServerThread(**options).start()
     else:
         server = start_on_a_free_low_port(**options)
+    request.node.stash.setdefault(_SERVERS, []).append(server)
     try:
         yield server
     finally:
         server.stop()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A failed phase of a test that used ``loopgram_server`` reports what the server logged
+    since the last report of that test that showed it."""
+    report = yield
+    servers = item.stash.get(_SERVERS, None)
+    if report.failed and servers:
+        shown = item.stash.setdefault(_SHOWN, {})
+        for number, server in enumerate(servers):
+            text, shown[id(server)] = server.log.read(shown.get(id(server), 0))
+            if not text:
+                continue
+            name = "loopgram server log" if len(servers) == 1 else f"loopgram server {number} log"
+            report.sections.append((f"Captured {name} {report.when}", text))
+    return report

@@ -12,6 +12,12 @@ so the fixture never has to share the test's event loop::
 Calls that touch the server's state (``create_bot``, ``create_user``, ``tick``, ``call``)
 run on the server's loop, so they are safe from the test's thread.
 
+``ServerThread(capture_log=True)`` keeps what the server logs on the ``loopgram`` loggers
+from its own thread (every RPC at INFO on ``loopgram.rpc``, connections on ``loopgram.net``)
+in :attr:`ServerThread.log`, the server's side of a failing test. Python's logging levels
+are process-wide, so while any server captures, the ``loopgram`` logger is let through at
+INFO and what the rest of the process would not have seen is kept from its other handlers.
+
 :func:`start_on_a_free_low_port` starts one on a free port below 32768 -- what the pytest
 fixture does: port 0 gets one of the kernel's ephemeral ports (32768 and up on Linux), which
 clients that keep the port in a signed 16-bit field (GramJS's string sessions) cannot store.
@@ -20,31 +26,155 @@ clients that keep the port in a signed 16-bit field (GramJS's string sessions) c
 from __future__ import annotations
 
 import asyncio
-import errno
+import logging
 import random
 import threading
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Coroutine
 from concurrent.futures import Future
+from contextvars import Context, ContextVar, copy_context
 from types import TracebackType
 from typing import Any, Final, TypeVar
 
-from loopgram.server.app import LoopgramServer, ServerFacts
+from loopgram.server.app import LOW_PORTS, LoopgramServer, ServerFacts
 from loopgram.storage import Account
 
-__all__ = ["LOW_PORTS", "ServerThread", "start_on_a_free_low_port"]
+__all__ = ["LOW_PORTS", "ServerLog", "ServerThread", "start_on_a_free_low_port"]
 
 T = TypeVar("T")
 
-LOW_PORTS: Final = range(20000, 32768)
-"""Where :func:`start_on_a_free_low_port` looks: below 32768, above the usual services."""
+LOG_FORMAT: Final = "%(asctime)s.%(msecs)03d %(levelname)-7s %(name)s: %(message)s"
+
+
+class ServerLog:
+    """The log records one :class:`ServerThread` emitted, the newest ``limit`` of them (a load
+    test logs a line per call; the report of a failure needs its end)."""
+
+    def __init__(self, limit: int = 20_000) -> None:
+        self._records: deque[logging.LogRecord] = deque(maxlen=limit)
+        self._count = 0
+        self._lock = threading.Lock()
+        self._formatter = logging.Formatter(LOG_FORMAT, "%H:%M:%S")
+
+    def add(self, record: logging.LogRecord) -> None:
+        with self._lock:
+            self._records.append(record)
+            self._count += 1
+
+    @property
+    def count(self) -> int:
+        """How many records were added in all (dropped ones included)."""
+        return self._count
+
+    def records(self, since: int = 0) -> list[logging.LogRecord]:
+        """The records kept whose number (0 for the first ever added) is ``since`` or later."""
+        return self._since(since)[0]
+
+    def text(self, since: int = 0) -> str:
+        """Records ``since`` on, one formatted line each (tracebacks below their line)."""
+        return self.read(since)[0]
+
+    def read(self, since: int = 0) -> tuple[str, int]:
+        """:meth:`text` and the number to read on from next time, taken together."""
+        records, first, end = self._since(since)
+        lines = [self._formatter.format(record) for record in records]
+        if since < first:
+            lines.insert(0, f"({first - since} earlier records not kept)")
+        return "\n".join(lines), end
+
+    def _since(self, since: int) -> tuple[list[logging.LogRecord], int, int]:
+        with self._lock:
+            first = self._count - len(self._records)
+            return list(self._records)[max(0, since - first) :], first, self._count
+
+
+_capturing: ContextVar[ServerLog | None] = ContextVar("loopgram_server_log", default=None)
+"""The log of the server whose thread this is: set before the thread's event loop starts, so
+every task, callback and ``to_thread`` worker of that server inherits it."""
+
+
+class _LogRouter(logging.Handler):
+    """On the ``loopgram`` logger while any server captures: files each record under the server
+    that emitted it, and lets through to the rest of the process only what it would have
+    seen had nobody lowered the level."""
+
+    def __init__(self, logger: logging.Logger) -> None:
+        super().__init__()
+        self.logger = logger
+        self.users = 0
+        self.saved_level = logger.level
+        self.saved_propagate = logger.propagate
+        # Lowered only when INFO was off: a process that logs loopgram at INFO or below
+        # already sees every record, through its own handlers.
+        self.lowered = logger.getEffectiveLevel() > logging.INFO
+        if self.lowered:
+            logger.setLevel(logging.INFO)
+            logger.propagate = False
+
+    def restore(self) -> None:
+        self.logger.removeHandler(self)
+        if self.lowered:
+            self.logger.setLevel(self.saved_level)
+            self.logger.propagate = self.saved_propagate
+
+    def emit(self, record: logging.LogRecord) -> None:
+        log = _capturing.get()
+        if log is not None:
+            log.add(record)
+        parent = self.logger.parent
+        if self.lowered and self.saved_propagate and parent is not None:
+            if record.levelno >= self._level_without_us(record.name, parent):
+                parent.handle(record)
+
+    def _level_without_us(self, name: str, parent: logging.Logger) -> int:
+        """The effective level of logger ``name`` as it was before the capture lowered it."""
+        logger: logging.Logger | None = logging.getLogger(name)
+        while logger is not None and logger is not self.logger:
+            if logger.level != logging.NOTSET:
+                return logger.level
+            logger = logger.parent
+        return self.saved_level or parent.getEffectiveLevel()
+
+
+_router: _LogRouter | None = None
+_router_lock = threading.Lock()
+
+
+def _begin_capture() -> None:
+    global _router
+    with _router_lock:
+        if _router is None:
+            _router = _LogRouter(logging.getLogger("loopgram"))
+            _router.logger.addHandler(_router)
+        _router.users += 1
+
+
+def _end_capture() -> None:
+    global _router
+    with _router_lock:
+        if _router is None:
+            return
+        _router.users -= 1
+        if _router.users == 0:
+            _router.restore()
+            _router = None
 
 
 class ServerThread:
-    """A :class:`LoopgramServer` (built from ``kwargs``) running on a daemon thread."""
+    """A :class:`LoopgramServer` (built from ``kwargs``) running on a daemon thread;
+    ``capture_log=True`` keeps its log in :attr:`log` from :meth:`start` to :meth:`stop`."""
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(
+        self, *, capture_log: bool = False, bot_api_on_demand: bool = False, **kwargs: Any
+    ) -> None:
         kwargs.setdefault("port", 0)
         self._kwargs = kwargs
+        self._bot_api_on_demand = bot_api_on_demand
+        self._capture = capture_log
+        self._capturing = False
+        self.log = ServerLog()
+        """What the server logged (empty unless ``capture_log``)."""
+        self._context: Context | None = None
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: LoopgramServer | None = None
@@ -58,11 +188,15 @@ class ServerThread:
         """Start the thread and wait until the server accepts connections."""
         if self._thread is not None:
             raise RuntimeError("the server thread is already started")
+        if self._capture:
+            _begin_capture()
+            self._capturing = True
         self._thread = threading.Thread(target=self._run, name="loopgram-server", daemon=True)
         self._thread.start()
         if not self._ready.wait(timeout):
             raise TimeoutError("the loopgram server did not start in time")
         if self._error is not None:
+            self._end_capture()
             raise RuntimeError("the loopgram server failed to start") from self._error
         return self
 
@@ -75,6 +209,12 @@ class ServerThread:
             loop.call_soon_threadsafe(stop.set)
         thread.join(timeout)
         self._thread = None
+        self._end_capture()
+
+    def _end_capture(self) -> None:
+        if self._capturing:
+            self._capturing = False
+            _end_capture()
 
     def __enter__(self) -> ServerThread:
         return self.start()
@@ -88,6 +228,11 @@ class ServerThread:
         self.stop()
 
     def _run(self) -> None:
+        if self._capture:
+            _capturing.set(self.log)
+        # What call() runs belongs to this server too (its logging included), though asked
+        # for from another thread.
+        self._context = copy_context()
         try:
             asyncio.run(self._main())
         except BaseException as exc:  # reported to start(); the thread must not die silently
@@ -120,6 +265,23 @@ class ServerThread:
         return self.server.advertised_host
 
     @property
+    def bot_api_url(self) -> str | None:
+        """The Bot API's base URL (``{bot_api_url}/bot<token>/<method>``); ``None`` unless
+        the server was built with ``bot_api_port``, or with ``bot_api_on_demand=True`` (the
+        pytest fixture's), which starts the Bot API on a free port at the first read: a test
+        that never uses it pays neither the HTTP stack's import nor a second listener."""
+        server = self.server
+        if server.bot_api_url is None and self._bot_api_on_demand:
+            self._await(self._start_bot_api)
+        return server.bot_api_url
+
+    async def _start_bot_api(self) -> None:
+        server = self.server
+        if server.bot_api_url is None:
+            server.bot_api_port = 0
+            await server._start_bot_api(server.core)
+
+    @property
     def port(self) -> int:
         return self.server.port
 
@@ -148,8 +310,26 @@ class ServerThread:
             except BaseException as exc:
                 future.set_exception(exc)
 
-        loop.call_soon_threadsafe(run)
+        loop.call_soon_threadsafe(run, context=self._context)
         return future.result(timeout)
+
+    def _await(self, make: Callable[[], Coroutine[Any, Any, T]], timeout: float = 30.0) -> T:
+        """Run the coroutine ``make()`` as a task of the server's loop; its result."""
+        done: Future[T] = Future()
+
+        def settle(task: asyncio.Task[T]) -> None:
+            if task.cancelled():
+                done.cancel()
+            elif (error := task.exception()) is not None:
+                done.set_exception(error)
+            else:
+                done.set_result(task.result())
+
+        def begin() -> None:
+            asyncio.ensure_future(make()).add_done_callback(settle)
+
+        self.call(begin, timeout=timeout)
+        return done.result(timeout)
 
     def create_bot(self, username: str, first_name: str | None = None) -> str:
         """A new bot (username ending in ``bot``); returns its token."""
@@ -171,16 +351,14 @@ def start_on_a_free_low_port(
 ) -> ServerThread:
     """A started :class:`ServerThread` on a free port of :data:`LOW_PORTS` (tried at random
     until one binds, so parallel test processes do not collide); ``kwargs`` as for the
-    server, ``port`` excepted."""
+    server, ``port`` excepted. The listener does the trying (``loopgram serve --port 0`` uses
+    it too); an ``OSError`` (``EADDRINUSE``: no port was free) is raised as is."""
     if "port" in kwargs:
         raise TypeError("start_on_a_free_low_port chooses the port itself")
-    draw = rng or random.Random()
-    for _ in range(attempts):
-        server = ServerThread(port=draw.choice(LOW_PORTS), **kwargs)
-        try:
-            return server.start()
-        except RuntimeError as exc:
-            cause = exc.__cause__
-            if not (isinstance(cause, OSError) and cause.errno == errno.EADDRINUSE):
-                raise
-    raise OSError(errno.EADDRINUSE, f"no free port found in {attempts} tries of {LOW_PORTS}")
+    server = ServerThread(port=LOW_PORTS, port_rng=rng, port_attempts=attempts, **kwargs)
+    try:
+        return server.start()
+    except RuntimeError as exc:
+        if isinstance(exc.__cause__, OSError):
+            raise exc.__cause__ from None
+        raise

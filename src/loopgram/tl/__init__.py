@@ -10,6 +10,7 @@ from __future__ import annotations
 from loopgram.tl.core import (
     ContainerMessage,
     GzipPacked,
+    InflateLimitError,
     MsgContainer,
     Reader,
     RpcResult,
@@ -28,6 +29,7 @@ __all__ = [
     "LAYER",
     "ContainerMessage",
     "GzipPacked",
+    "InflateLimitError",
     "MsgContainer",
     "Reader",
     "RpcResult",

@@ -24,7 +24,10 @@ MAX_DEPTH = 64
 """Deepest nesting of boxed objects a reader accepts before giving up."""
 
 MAX_GZIP_SIZE = 16 * 1024 * 1024
-"""Largest decompressed ``gzip_packed`` payload accepted (guards against gzip bombs)."""
+"""Default inflate budget of one decode: the most bytes all the ``gzip_packed`` objects read
+in one call of ``read`` (or through one ``Reader``) may inflate to, together. A budget per
+object would not do: every typed field accepts ``gzip_packed``, so a request holding many
+small bombs would inflate without bound."""
 
 VECTOR_ID = 0x1CB5C415
 BOOL_TRUE_ID = 0x997275B5
@@ -64,19 +67,34 @@ class TLDecodeError(TLError):
         super().__init__(f"at offset {offset}: {problem}")
 
 
+class InflateLimitError(TLDecodeError):
+    """``gzip_packed`` data that would inflate beyond what is left of the decode's budget
+    (``Reader.budget``): the input is refused as too large, not as malformed."""
+
+
 class TLEncodeError(TLError):
     """A value that cannot be serialised (a string over 16 MiB, a wrong type...)."""
 
 
 class Reader:
-    """A position in a buffer being decoded; generated ``_read`` methods advance ``pos``."""
+    """A position in a buffer being decoded; generated ``_read`` methods advance ``pos``.
 
-    __slots__ = ("data", "depth", "pos")
+    ``budget`` is what the ``gzip_packed`` objects met through this reader may still inflate
+    to, together (see :data:`MAX_GZIP_SIZE`); ``packed`` marks the reader of an inflated
+    payload, where ``gzip_packed`` is refused: compression inside compression only serves
+    to multiply a bomb (96 inner bombs in one outer one took 2.8 GB).
+    """
 
-    def __init__(self, data: bytes, pos: int = 0) -> None:
+    __slots__ = ("budget", "data", "depth", "packed", "pos")
+
+    def __init__(
+        self, data: bytes, pos: int = 0, budget: int = MAX_GZIP_SIZE, packed: bool = False
+    ) -> None:
         self.data = data
         self.pos = pos
         self.depth = 0
+        self.budget = budget
+        self.packed = packed
 
     @property
     def remaining(self) -> int:
@@ -375,16 +393,34 @@ def read_boxed(r: Reader, table: Table) -> Any:
     return v
 
 
-def inflate(data: bytes, offset: int = 0) -> bytes:
-    """Decompress a ``gzip_packed`` payload, bounded by ``MAX_GZIP_SIZE``."""
+def inflate(data: bytes, offset: int = 0, limit: int = MAX_GZIP_SIZE) -> bytes:
+    """Decompress a ``gzip_packed`` payload to at most ``limit`` bytes.
+
+    Beyond: :class:`InflateLimitError`, after inflating no more than ``limit`` bytes (the
+    work is bounded as well as the memory).
+    """
+    if limit <= 0:
+        # zlib reads a max_length of 0 as "no limit".
+        raise InflateLimitError(offset, "gzip_packed: the inflate budget is used up")
     d = zlib.decompressobj(zlib.MAX_WBITS | 32)
     try:
-        out = d.decompress(data, MAX_GZIP_SIZE)
+        out = d.decompress(data, limit)
     except zlib.error as e:
         raise TLDecodeError(offset, f"gzip_packed does not inflate: {e}") from None
-    if d.unconsumed_tail:
-        raise TLDecodeError(offset, f"gzip_packed inflates beyond {MAX_GZIP_SIZE} bytes")
+    if d.unconsumed_tail or (not d.eof and len(out) >= limit):
+        raise InflateLimitError(offset, f"gzip_packed inflates beyond {limit} bytes")
     return out
+
+
+def read_packed(r: Reader) -> bytes:
+    """The payload of the ``gzip_packed`` whose constructor id ``r`` just read, inflated
+    within ``r.budget`` (which it then uses up); refused in a reader of inflated data."""
+    start = r.pos - 4
+    if r.packed:
+        raise TLDecodeError(start, "gzip_packed inside gzip_packed")
+    data = inflate(read_bytes(r), start, r.budget)
+    r.budget -= len(data)
+    return data
 
 
 def gzip_reader(table: Table) -> Callable[[Reader], Any]:
@@ -392,7 +428,7 @@ def gzip_reader(table: Table) -> Callable[[Reader], Any]:
 
     def read_gzipped(r: Reader) -> Any:
         start = r.pos
-        inner = Reader(inflate(read_bytes(r), start))
+        inner = Reader(read_packed(r), 0, 0, True)
         inner.depth = r.depth
         v = read_boxed(inner, table)
         if inner.pos != len(inner.data):
@@ -429,9 +465,8 @@ class GzipPacked(TLObject):
 
     @classmethod
     def _read(cls, r: Reader) -> Self:
-        start = r.pos
         v = _new(cls)
-        v.data = inflate(read_bytes(r), start)
+        v.data = read_packed(r)
         return v
 
 
@@ -464,8 +499,9 @@ class RpcResult(TLObject):
         v.req_msg_id = _q.unpack_from(r.data, p)[0]
         body = r.data[p + 8 :]
         if _I.unpack_from(body, 0)[0] == GZIP_PACKED_ID:
-            sub = Reader(body, 4)
-            body = inflate(read_bytes(sub), p + 12)
+            sub = Reader(body, 4, r.budget, r.packed)
+            body = read_packed(sub)
+            r.budget = sub.budget
         v.result = body
         r.pos = len(r.data)
         return v
@@ -565,10 +601,10 @@ def _ensure_registry() -> None:
 _DECODE_FAILURES = (struct.error, IndexError, ValueError, OverflowError, UnicodeError)
 
 
-def _guarded(data: bytes, reader: Callable[[Reader], R]) -> R:
+def _guarded(data: bytes, reader: Callable[[Reader], R], budget: int = MAX_GZIP_SIZE) -> R:
     if not _loaded:
         _ensure_registry()
-    r = Reader(data if type(data) is bytes else bytes(data))
+    r = Reader(data if type(data) is bytes else bytes(data), 0, budget)
     try:
         v = reader(r)
     except TLDecodeError:
@@ -597,11 +633,13 @@ def _read_any(r: Reader) -> Any:
     return reader(r)
 
 
-def read(data: bytes, cls: type[Any] | None = None) -> Any:
+def read(data: bytes, cls: type[Any] | None = None, *, budget: int = MAX_GZIP_SIZE) -> Any:
     """Parse one serialised object that fills ``data`` exactly.
 
     With ``cls`` the object is read bare (no constructor id), as that class. Without it the
     constructor id selects the class among every known constructor and function; a Bool
-    comes back as ``bool`` and ``gzip_packed`` is inflated transparently.
+    comes back as ``bool`` and ``gzip_packed`` is inflated transparently, all of them
+    together to at most ``budget`` bytes (beyond: :class:`InflateLimitError`), never one
+    inside another.
     """
-    return _guarded(data, _read_any if cls is None else cls._read)
+    return _guarded(data, _read_any if cls is None else cls._read, budget)

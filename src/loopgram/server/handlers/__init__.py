@@ -7,7 +7,17 @@ serves.
 
 from __future__ import annotations
 
-from loopgram.server.handlers import account, auth, contacts, help, messages, updates, users
+from loopgram.server.handlers import (
+    account,
+    auth,
+    bots,
+    contacts,
+    dialogs,
+    help,
+    messages,
+    updates,
+    users,
+)
 from loopgram.server.handlers.registry import Handler, Registry, Route
 
 
@@ -19,6 +29,8 @@ def default_registry() -> Registry:
         help.registry,
         updates.registry,
         messages.registry,
+        dialogs.registry,
+        bots.registry,
     )
 
 

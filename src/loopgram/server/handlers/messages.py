@@ -121,15 +121,26 @@ async def handle_read_history(
     ctx: RequestContext, req: fn.ReadHistory
 ) -> msg_types.AffectedMessages:
     """messages.readHistory#e306d3a peer:InputPeer max_id:int = messages.AffectedMessages;"""
-    return ctx.services.messages.read_history(ctx.me, req.peer)
+    return ctx.services.dialogs.read_history(ctx.me, req.peer, req.max_id, origin=ctx.origin)
+
+
+@registry.method(fn.DeleteMessages)
+async def handle_delete_messages(
+    ctx: RequestContext, req: fn.DeleteMessages
+) -> msg_types.AffectedMessages:
+    """messages.deleteMessages#e58e95d2 flags:# revoke:flags.0?true id:Vector<int>
+    = messages.AffectedMessages;"""
+    return ctx.services.messages.delete_messages(
+        ctx.me, req.id, revoke=req.revoke, origin=ctx.origin
+    )
 
 
 @registry.method(fn.SetTyping)
 async def handle_set_typing(ctx: RequestContext, req: fn.SetTyping) -> bool:
     """messages.setTyping#58943ee2 flags:# peer:InputPeer top_msg_id:flags.0?int
     action:SendMessageAction = Bool;"""
-    ctx.services.peers.peer(ctx.me, req.peer)
-    return True  # typing notifications are not relayed
+    ctx.services.dialogs.set_typing(ctx.me, req.peer, req.action)
+    return True
 
 
 @registry.method(fn.GetBotCallbackAnswer)

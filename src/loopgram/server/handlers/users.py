@@ -20,4 +20,6 @@ async def handle_get_users(ctx: RequestContext, req: fn.GetUsers) -> list[abcs.U
 @registry.method(fn.GetFullUser)
 async def handle_get_full_user(ctx: RequestContext, req: fn.GetFullUser) -> user_types.UserFull:
     """users.getFullUser#b60f5918 id:InputUser = users.UserFull;"""
-    return ctx.services.users.get_full_user(ctx.me, req.id)
+    info = ctx.session.client_info
+    lang_code = info.lang_code if info is not None else ""
+    return ctx.services.users.get_full_user(ctx.me, req.id, lang_code=lang_code)

@@ -13,6 +13,8 @@ from loopgram.server.config import ServerConfig, ServerInfo
 from loopgram.server.hub import UpdateHub
 from loopgram.server.services.accounts import AccountService, BotCredentials
 from loopgram.server.services.callbacks import CallbackService, PendingPress
+from loopgram.server.services.commands import BotCommandService
+from loopgram.server.services.dialogs import ContactService, DialogService
 from loopgram.server.services.help import HelpService
 from loopgram.server.services.inline import InlineService, PendingInlineQuery
 from loopgram.server.services.keys import ServerKeys
@@ -39,6 +41,9 @@ class Services:
     inline: InlineService
     updates: UpdateService
     help: HelpService
+    commands: BotCommandService
+    dialogs: DialogService
+    contacts: ContactService
 
     @classmethod
     def create(
@@ -56,6 +61,7 @@ class Services:
         keys = ServerKeys(storage, random_bytes)
         peers = Peers(storage)
         messages = MessageService(storage, clock, hub, peers, keys, config, info.dc_id)
+        commands = BotCommandService(storage, peers)
         return cls(
             storage=storage,
             clock=clock,
@@ -65,19 +71,25 @@ class Services:
             keys=keys,
             peers=peers,
             accounts=AccountService(storage, clock, random_bytes, config),
-            users=UserService(storage, peers),
+            users=UserService(storage, peers, commands),
             messages=messages,
             callbacks=CallbackService(storage, clock, random_bytes, peers, messages, keys, config),
             inline=InlineService(storage, clock, random_bytes, hub, peers, messages, config),
             updates=UpdateService(storage, clock, config),
             help=HelpService(clock, info, config),
+            commands=commands,
+            dialogs=DialogService(storage, clock, hub, peers, messages),
+            contacts=ContactService(storage, peers),
         )
 
 
 __all__ = [
     "AccountService",
+    "BotCommandService",
     "BotCredentials",
     "CallbackService",
+    "ContactService",
+    "DialogService",
     "HelpService",
     "InlineSent",
     "InlineService",

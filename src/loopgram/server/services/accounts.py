@@ -23,7 +23,6 @@ from loopgram.mtproto.deps import Clock, RandomBytes
 from loopgram.server.config import ServerConfig
 from loopgram.server.errors import (
     ACCESS_TOKEN_INVALID,
-    FIRSTNAME_INVALID,
     PHONE_CODE_EMPTY,
     PHONE_CODE_EXPIRED,
     PHONE_CODE_INVALID,
@@ -32,6 +31,7 @@ from loopgram.server.errors import (
     USERNAME_INVALID,
     USERNAME_OCCUPIED,
 )
+from loopgram.server.services.limits import check_first_name, check_last_name
 from loopgram.server.services.render import render_user
 from loopgram.storage import Account, PhoneTaken, Storage, UsernameTaken
 from loopgram.tl.types import auth as auth_types
@@ -41,8 +41,6 @@ LOGIN_SECRET: Final = "server.login_code_secret"
 
 TOKEN_SECRET_BYTES: Final = 26
 """26 random bytes are 35 base64url characters, the length of a Telegram token's secret."""
-
-NAME_MAX: Final = 64
 
 _USERNAME: Final = re.compile(r"[A-Za-z][A-Za-z0-9_]{3,30}[A-Za-z0-9]")
 _PHONE_DIGITS: Final = range(5, 16)  # E.164 numbers have at most 15 digits
@@ -74,13 +72,6 @@ def check_username(username: str, *, bot: bool) -> str:
     return username
 
 
-def _check_name(name: str) -> str:
-    name = name.strip()
-    if not name or len(name) > NAME_MAX:
-        raise FIRSTNAME_INVALID()
-    return name
-
-
 class AccountService:
     def __init__(
         self, storage: Storage, clock: Clock, random_bytes: RandomBytes, config: ServerConfig
@@ -90,6 +81,8 @@ class AccountService:
         self._random = random_bytes
         self._config = config
         self._login_key: bytes | None = None
+        self.token_resets = 0
+        """Counts ``reset_bot_token`` calls: caches of checked tokens start again on a change."""
 
     # -- users ------------------------------------------------------------------------------
 
@@ -120,18 +113,22 @@ class AccountService:
     def sign_up(self, phone: str, phone_code_hash: str, first_name: str, last_name: str) -> Account:
         """``auth.signUp``: a new account for a number that has none yet."""
         digits = self._check_hash(phone, phone_code_hash)
-        first = _check_name(first_name)
+        first = check_first_name(first_name, self._config)
+        last = check_last_name(last_name, self._config)
         if self._storage.accounts.get_by_phone(digits) is not None:
             raise PHONE_NUMBER_OCCUPIED()
-        return self._new_user(digits, first, last_name.strip() or None)
+        return self._new_user(digits, first, last)
 
     def create_user(
         self, phone: str, first_name: str | None = None, last_name: str | None = None
     ) -> Account:
         """A user account (``loopgram user create``); PHONE_NUMBER_OCCUPIED if it exists."""
         digits = normalise_phone(phone)
-        first = _check_name(first_name) if first_name is not None else f"User {digits[-4:]}"
-        return self._new_user(digits, first, last_name)
+        if first_name is None:
+            first = f"User {digits[-4:]}"
+        else:
+            first = check_first_name(first_name, self._config)
+        return self._new_user(digits, first, check_last_name(last_name, self._config))
 
     def set_username(self, account: Account, username: str | None) -> Account:
         """``account.updateUsername``: set or (empty/None) clear the username."""
@@ -147,7 +144,7 @@ class AccountService:
     def create_bot(self, username: str, first_name: str | None = None) -> BotCredentials:
         """A bot whose username is ``username`` (``loopgram bot create NAME``)."""
         check_username(username, bot=True)
-        first = _check_name(first_name) if first_name is not None else username
+        first = check_first_name(first_name if first_name is not None else username, self._config)
         secret = self._new_secret()
         try:
             account = self._storage.accounts.create_bot(username, first, secret)
@@ -158,6 +155,7 @@ class AccountService:
     def reset_bot_token(self, bot: Account) -> str:
         """A new token for the bot; the old one stops working."""
         secret = self._new_secret()
+        self.token_resets += 1
         self._storage.accounts.set_bot_secret(bot.id, secret)
         return f"{bot.id}:{secret}"
 

@@ -267,7 +267,9 @@ class CallbackService:
         if url:
             # The session's record may predate a username change: ask the storage.
             current = self._storage.accounts.get(bot.id) or bot
-            ok = is_game_url(url) if pending.game else is_bot_deep_link(url, current.username)
+            ok = len(url.encode()) <= self._config.url_length_max and (
+                is_game_url(url) if pending.game else is_bot_deep_link(url, current.username)
+            )
             if not ok:
                 raise URL_INVALID()
         del self._pending[query_id]

@@ -18,6 +18,10 @@ class MessageExtra:
     """The bot whose inline mode sent the message (``via_bot_id`` of ``message``)."""
     inline: bool = False
     """Sent in inline mode: button presses become ``updateInlineBotCallbackQuery``."""
+    fwd_from_id: int | None = None
+    """A forwarded message's original author (``fwd_from.from_id``)."""
+    fwd_date: int | None = None
+    """When the original was sent (``fwd_from.date``)."""
 
     def encode(self) -> bytes | None:
         fields: dict[str, Any] = {}
@@ -25,6 +29,9 @@ class MessageExtra:
             fields["via_bot_id"] = self.via_bot_id
         if self.inline:
             fields["inline"] = True
+        if self.fwd_from_id is not None:
+            fields["fwd_from_id"] = self.fwd_from_id
+            fields["fwd_date"] = self.fwd_date or 0
         return json.dumps(fields, sort_keys=True).encode() if fields else None
 
     @classmethod
@@ -33,9 +40,13 @@ class MessageExtra:
             return _EMPTY
         fields = json.loads(data)
         via = fields.get("via_bot_id")
+        fwd_from = fields.get("fwd_from_id")
+        fwd_date = fields.get("fwd_date")
         return cls(
             via_bot_id=via if isinstance(via, int) else None,
             inline=fields.get("inline") is True,
+            fwd_from_id=fwd_from if isinstance(fwd_from, int) else None,
+            fwd_date=fwd_date if isinstance(fwd_date, int) else None,
         )
 
 

@@ -29,6 +29,8 @@ Choices where Telegram's rule needs a local reading:
   ``SEND_MESSAGE_TYPE_INVALID``: loopgram stores no media. A result with an empty id (Telethon's
   builder sends ``""`` unless told otherwise) gets a server-made one, unique in the answer.
 - ``switch_pm`` / ``switch_webview`` are relayed as given; ``gallery`` is relayed.
+- A query longer than ``inline_query_length_max`` (256) characters, or an offset longer than
+  64 bytes, reaches the bot cut to that length.
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ from loopgram.server.errors import (
     USER_BOT_REQUIRED,
 )
 from loopgram.server.hub import UpdateHub
+from loopgram.server.services.limits import pack_checked_entities
 from loopgram.server.services.markup import MarkupRules
 from loopgram.server.services.messages import MessageService
 from loopgram.server.services.peers import Peers
@@ -205,6 +208,11 @@ class InlineService:
         target = self._peers.user(user, bot)
         if not target.is_bot:
             raise BOT_INVALID()
+        # What the bot is handed stays within Telegram's sizes (a query of 256 characters,
+        # an offset of 64 bytes -- the bot's own next_offset, echoed).
+        text = text[: self._config.inline_query_length_max]
+        if len(offset.encode()) > _OFFSET_MAX_BYTES:
+            offset = offset.encode()[:_OFFSET_MAX_BYTES].decode(errors="ignore")
         peer_type: abcs.InlineQueryPeerType | None = None
         if not isinstance(peer, types.InputPeerEmpty):
             chat = self._peers.peer(user, peer)
@@ -359,6 +367,8 @@ class InlineService:
             random_id=random_id,
             origin=origin,
         )
+        if sent.repeated:
+            return sent.updates  # the bot heard of this message when it was first sent
         feedback = types.UpdateBotInlineSend(
             user_id=user.id,
             query=answered.query,
@@ -409,6 +419,13 @@ class InlineService:
             raise MESSAGE_EMPTY()
         if len(message.message) > self._config.message_length_max:
             raise MESSAGE_TOO_LONG()
+        # Checked now, so that the bot learns of bad formatting, not the user who sends it.
+        pack_checked_entities(
+            message.message,
+            message.entities,
+            self._config,
+            lambda user: self._peers.user(bot, user),
+        )
         markup: abcs.ReplyMarkup | None = None
         if message.reply_markup is not None:
             # An inline message has no chat of its own to show a reply keyboard in.

@@ -30,6 +30,8 @@ from loopgram.tl import abcs, types
 ResolveUser = Callable[[abcs.InputUser], Account]
 
 _URL_SCHEMES: Final = frozenset({"http", "https", "tg", "ton"})
+_URL_LENGTH_MAX: Final = 2048
+_REPLY_KEYBOARD_ROW_MAX: Final = 12
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,10 +43,10 @@ class PressTarget:
     requires_password: bool = False
 
 
-def valid_button_url(url: str) -> bool:
+def valid_button_url(url: str, max_length: int = _URL_LENGTH_MAX) -> bool:
     """An http(s) URL with a host (scheme optional, as Telegram accepts ``t.me/x``) or a
-    ``tg://`` / ``ton://`` link."""
-    if not url or len(url) > 2048 or any(c.isspace() for c in url):
+    ``tg://`` / ``ton://`` link, at most ``max_length`` bytes."""
+    if not url or len(url.encode()) > max_length or any(c.isspace() for c in url):
         return False
     parts = urlsplit(url if "://" in url else f"http://{url}")
     if parts.scheme.lower() not in _URL_SCHEMES:
@@ -135,7 +137,12 @@ def has_game_button(markup: abcs.ReplyMarkup | None) -> bool:
 
 
 class MarkupRules:
-    """Validates a bot's reply markup and returns the form to store."""
+    """Validates a bot's reply markup and returns the form to store.
+
+    Telegram's sizes: an inline keyboard holds at most 100 buttons, 8 a row; a reply
+    keyboard 300, 12 a row; and either is REPLY_MARKUP_TOO_LONG past about 10 KB, which is
+    what bounds button texts and the other strings a button carries.
+    """
 
     def __init__(self, config: ServerConfig) -> None:
         self._config = config
@@ -143,23 +150,32 @@ class MarkupRules:
     def check(
         self, markup: abcs.ReplyMarkup, *, resolve_user: ResolveUser, allow_game: bool
     ) -> abcs.ReplyMarkup:
+        checked: abcs.ReplyMarkup
         if isinstance(markup, types.ReplyInlineMarkup):
-            return self._inline(markup, resolve_user, allow_game)
-        if isinstance(markup, types.ReplyKeyboardMarkup):
+            checked = self._inline(markup, resolve_user, allow_game)
+        elif isinstance(markup, types.ReplyKeyboardMarkup):
             self._keyboard(markup)
-            return markup
-        if isinstance(markup, types.ReplyKeyboardHide | types.ReplyKeyboardForceReply):
-            return markup
-        raise REPLY_MARKUP_INVALID()
+            checked = markup
+        elif isinstance(markup, types.ReplyKeyboardHide | types.ReplyKeyboardForceReply):
+            checked = markup
+        else:
+            raise REPLY_MARKUP_INVALID()
+        if len(bytes(checked)) > self._config.reply_markup_size_max:
+            raise REPLY_MARKUP_TOO_LONG()
+        return checked
 
     def _inline(
         self, markup: types.ReplyInlineMarkup, resolve_user: ResolveUser, allow_game: bool
     ) -> types.ReplyInlineMarkup:
         rows: list[abcs.KeyboardInlineButtonRow] = []
         count = 0
+        if len(markup.rows) > self._config.max_buttons:
+            raise REPLY_MARKUP_TOO_LONG()
         for row in markup.rows:
             if not isinstance(row, types.KeyboardInlineButtonRow):
                 raise REPLY_MARKUP_INVALID()
+            if len(row.buttons) > self._config.buttons_per_row_max:
+                raise REPLY_MARKUP_TOO_LONG()
             buttons: list[abcs.KeyboardInlineButton] = []
             for button in row.buttons:
                 if not isinstance(button, types.KeyboardInlineButton):
@@ -191,7 +207,7 @@ class MarkupRules:
                 raise BUTTON_DATA_INVALID()
             return kind
         if isinstance(kind, types.InlineButtonTypeUrl | types.InlineButtonTypeWebView):
-            if not valid_button_url(kind.url):
+            if not valid_button_url(kind.url, self._config.url_length_max):
                 raise BUTTON_URL_INVALID()
             return kind
         if isinstance(kind, types.InlineButtonTypeGame):
@@ -201,7 +217,7 @@ class MarkupRules:
                 raise BUTTON_TYPE_INVALID()
             return kind
         if isinstance(kind, types.InputInlineButtonTypeUrlAuth):
-            if not valid_button_url(kind.url):
+            if not valid_button_url(kind.url, self._config.url_length_max):
                 raise BUTTON_URL_INVALID()
             return types.InlineButtonTypeUrlAuth(
                 fwd_text=kind.fwd_text, url=kind.url, button_id=button_id
@@ -219,11 +235,17 @@ class MarkupRules:
         # Buy buttons need an invoice, URL-auth output forms are the server's to make.
         raise BUTTON_TYPE_INVALID()
 
-    @staticmethod
-    def _keyboard(markup: types.ReplyKeyboardMarkup) -> None:
+    def _keyboard(self, markup: types.ReplyKeyboardMarkup) -> None:
+        total_max = self._config.reply_keyboard_buttons_max
+        if len(markup.rows) > total_max:
+            raise REPLY_MARKUP_TOO_LONG()
+        count = 0
         for row in markup.rows:
             if not isinstance(row, types.KeyboardButtonRow):
                 raise REPLY_MARKUP_INVALID()
+            count += len(row.buttons)
+            if len(row.buttons) > _REPLY_KEYBOARD_ROW_MAX or count > total_max:
+                raise REPLY_MARKUP_TOO_LONG()
             for button in row.buttons:
                 if not isinstance(button, types.KeyboardButton) or not button.text.strip():
                     raise BUTTON_TEXT_INVALID()

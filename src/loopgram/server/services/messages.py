@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -26,19 +26,21 @@ from loopgram.server.errors import (
     MESSAGE_AUTHOR_REQUIRED,
     MESSAGE_EMPTY,
     MESSAGE_ID_INVALID,
+    MESSAGE_IDS_EMPTY,
     MESSAGE_NOT_MODIFIED,
     MESSAGE_TOO_LONG,
     PEER_ID_INVALID,
+    RANDOM_ID_INVALID,
     USER_IS_BOT,
 )
 from loopgram.server.hub import UpdateHub
 from loopgram.server.services.extra import MessageExtra
 from loopgram.server.services.keys import ServerKeys
+from loopgram.server.services.limits import pack_checked_entities
 from loopgram.server.services.markup import MarkupRules
 from loopgram.server.services.peers import Peers
 from loopgram.server.services.render import (
     message_user_ids,
-    pack_entities,
     parse_media,
     render_message,
     render_users,
@@ -46,9 +48,11 @@ from loopgram.server.services.render import (
 from loopgram.storage import (
     UNSET,
     Account,
+    DeletedMessages,
     InlineMessage,
     MessageNotFound,
     PeerRef,
+    RandomIdTaken,
     Storage,
     StoredMessage,
     StoredUpdate,
@@ -70,6 +74,8 @@ class InlineSent:
     inline_id: types.InputBotInlineMessageID64
     updates: types.Updates
     """The sender's answer, as ``messages.sendMessage`` gives it."""
+    repeated: bool = False
+    """The send repeated an earlier one's ``random_id``: nothing new was written."""
 
 
 class MessageService:
@@ -111,10 +117,9 @@ class MessageService:
         """``messages.sendMessage`` to a private chat."""
         recipient = self._recipient(sender, peer)
         self._check_text(text, allow_empty=False)
+        packed = pack_checked_entities(text, entities, self._config, self._resolver(sender))
         markup = self._bot_markup(sender, reply_markup, allow_game=False)
-        return self._send(
-            sender, recipient, text, random_id, markup, pack_entities(entities), None, origin
-        )
+        return self._send(sender, recipient, text, random_id, markup, packed, None, origin)
 
     def send_game(
         self,
@@ -147,6 +152,7 @@ class MessageService:
             raise MEDIA_INVALID()
         recipient = self._recipient(sender, peer)
         self._check_text(text, allow_empty=True)
+        packed = pack_checked_entities(text, entities, self._config, self._resolver(sender))
         game_id, access_hash = self._keys.game_id(sender.id, game.short_name)
         stored_media = types.MessageMediaGame(
             game=types.Game(
@@ -179,7 +185,7 @@ class MessageService:
             text,
             random_id,
             markup,
-            pack_entities(entities),
+            packed,
             bytes(stored_media),
             origin,
         )
@@ -208,11 +214,22 @@ class MessageService:
         if not bot.is_bot or sender.is_bot:
             raise PEER_ID_INVALID()
         self._check_text(text, allow_empty=False)
+        entity_bytes = pack_checked_entities(text, entities, self._config, self._resolver(bot))
         markup = self._bot_markup(bot, reply_markup, allow_game=False)
         markup_bytes = None if markup is None else bytes(markup)
-        entity_bytes = pack_entities(entities)
         extra = MessageExtra(via_bot_id=bot.id, inline=True)
-        copies = self._write(sender, peer, text, markup_bytes, entity_bytes, None, extra)
+        try:
+            copies = self._write(
+                sender, peer, text, markup_bytes, entity_bytes, None, extra, random_id
+            )
+        except RandomIdTaken as taken:
+            first = taken.existing
+            return InlineSent(
+                first,
+                self.inline_id(sender.id, first.id),
+                self._repeat(sender, first, taken.random_id),
+                repeated=True,
+            )
         own = copies[0][0]
         inline_id = self.inline_id(sender.id, own.id)
         self._storage.inline_messages.put(
@@ -241,6 +258,80 @@ class MessageService:
         )
         return InlineSent(own, inline_id, updates)
 
+    def forward_messages(
+        self,
+        sender: Account,
+        from_peer: abcs.InputPeer,
+        ids: Sequence[int],
+        random_ids: Sequence[int],
+        to_peer: abcs.InputPeer,
+        *,
+        drop_author: bool = False,
+        origin: Hashable = None,
+    ) -> types.Updates:
+        """``messages.forwardMessages`` between private chats.
+
+        Each message becomes a new message of the sender in ``to_peer`` whose ``fwd_from``
+        names the original author (an earlier forward's author is kept; none with
+        ``drop_author``). Keyboards stay behind: their buttons belong to the original chat.
+        A repeated ``random_id`` answers with the first forward's copy, as sendMessage does.
+        """
+        source = PeerRef.user(self._peers.peer(sender, from_peer).id)
+        recipient = self._recipient(sender, to_peer)
+        if not ids:
+            raise MESSAGE_IDS_EMPTY()
+        if len(random_ids) != len(ids) or len(set(random_ids)) != len(random_ids):
+            raise RANDOM_ID_INVALID()
+        found = {m.id: m for m in self._storage.messages.get_many(sender.id, ids)}
+        originals = [found.get(i) for i in ids]
+        answer: list[abcs.Update] = []
+        new: list[abcs.Update] = []
+        user_ids: list[int] = []
+        for original, random_id in zip(originals, random_ids, strict=True):
+            if original is None or original.peer != source:
+                raise MESSAGE_ID_INVALID()
+            before = MessageExtra.decode(original.extra)
+            extra = None
+            if not drop_author:
+                author = before.fwd_from_id or original.sender_id
+                when = before.fwd_date if before.fwd_from_id is not None else original.date
+                extra = MessageExtra(fwd_from_id=author, fwd_date=when)
+            try:
+                copies = self._write(
+                    sender,
+                    recipient,
+                    original.text,
+                    None,
+                    original.entities,
+                    original.media,
+                    extra,
+                    random_id,
+                )
+            except RandomIdTaken as taken:
+                first = taken.existing
+                answer.append(types.UpdateMessageID(id=first.id, random_id=random_id))
+                new.append(
+                    types.UpdateNewMessage(
+                        message=render_message(first), pts=first.pts, pts_count=1
+                    )
+                )
+                user_ids += message_user_ids(first)
+                continue
+            written = copies_users(copies)
+            user_ids += written
+            for copy, update in copies:
+                self._publish(copy.owner_id, [update], written, origin)
+            own, own_update = copies[0]
+            answer.append(types.UpdateMessageID(id=own.id, random_id=random_id))
+            new.append(own_update)
+        return types.Updates(
+            updates=answer + new,
+            users=self._render_ids(sender.id, user_ids),
+            chats=[],
+            date=int(self._clock()),
+            seq=0,
+        )
+
     # -- editing ----------------------------------------------------------------------------
 
     def edit_message(
@@ -268,7 +359,7 @@ class MessageService:
             raise MESSAGE_AUTHOR_REQUIRED()
         if media is not None:
             raise MEDIA_INVALID()
-        new_text, new_entities = self._edited_text(copy.text, text, entities)
+        new_text, new_entities = self._edited_text(editor, copy.text, text, entities)
         new_markup: bytes | Unset | None = UNSET
         if editor.is_bot:
             allow_game = isinstance(parse_media(copy.media), types.MessageMediaGame)
@@ -309,7 +400,7 @@ class MessageService:
             raise MESSAGE_ID_INVALID()
         if media is not None:
             raise MEDIA_INVALID()
-        new_text, new_entities = self._edited_text(record.text, text, entities)
+        new_text, new_entities = self._edited_text(bot, record.text, text, entities)
         markup = self._bot_markup(bot, reply_markup, allow_game=False)
         new_markup = None if markup is None else bytes(markup)
         if (
@@ -399,10 +490,29 @@ class MessageService:
         users = self._users_of(viewer.id, found.values())
         return msg_types.Messages(messages=messages, topics=[], chats=[], users=users)
 
-    def read_history(self, viewer: Account, peer: abcs.InputPeer) -> msg_types.AffectedMessages:
-        """``messages.readHistory``: read state is not tracked; nothing moves pts."""
-        self._peers.peer(viewer, peer)
-        state = self._storage.updates.state(viewer.id)
+    # -- deleting ---------------------------------------------------------------------------
+
+    def delete_messages(
+        self,
+        owner: Account,
+        msg_ids: Sequence[int],
+        *,
+        revoke: bool,
+        origin: Hashable = None,
+    ) -> msg_types.AffectedMessages:
+        """``messages.deleteMessages`` (and the Bot API's ``deleteMessage(s)``): delete from
+        the owner's box, with ``revoke`` from the other side of each private chat too. Every
+        account that lost messages gets ``updateDeleteMessages`` with its pts; ids that are
+        not in the owner's box are ignored, as on Telegram."""
+        written = self._storage.messages.delete(
+            owner.id, msg_ids, revoke=revoke, render_update=_render_delete
+        )
+        for deleted, stored in written:
+            self._publish(deleted.owner_id, [_logged(stored)], [], origin)
+        if written and written[0][0].owner_id == owner.id:
+            own = written[0][0]
+            return msg_types.AffectedMessages(pts=own.pts, pts_count=own.pts_count)
+        state = self._storage.updates.state(owner.id)
         return msg_types.AffectedMessages(pts=state.pts, pts_count=0)
 
     # -- helpers the callback rules use -------------------------------------------------------
@@ -490,15 +600,22 @@ class MessageService:
 
     def _edited_text(
         self,
+        editor: Account,
         old_text: str,
         text: str | None,
         entities: list[abcs.MessageEntity] | None,
     ) -> tuple[str, bytes | Unset | None]:
+        resolve = self._resolver(editor)
         if text is None:
-            return old_text, (UNSET if entities is None else pack_entities(entities))
+            if entities is None:
+                return old_text, UNSET
+            return old_text, pack_checked_entities(old_text, entities, self._config, resolve)
         self._check_text(text, allow_empty=False)
         # New text resets the formatting: the old offsets mean nothing in it.
-        return text, pack_entities(entities)
+        return text, pack_checked_entities(text, entities, self._config, resolve)
+
+    def _resolver(self, viewer: Account) -> Callable[[abcs.InputUser], Account]:
+        return lambda user: self._peers.user(viewer, user)
 
     def _write(
         self,
@@ -509,7 +626,9 @@ class MessageService:
         entities: bytes | None,
         media: bytes | None,
         extra: MessageExtra | None = None,
+        random_id: int | None = None,
     ) -> list[tuple[StoredMessage, abcs.Update]]:
+        """Store the message (``RandomIdTaken`` if ``random_id`` repeats an earlier one)."""
         written = self._storage.messages.send(
             sender_id=sender.id,
             peer=PeerRef.user(recipient.id),
@@ -519,6 +638,7 @@ class MessageService:
             reply_markup=markup,
             media=media,
             extra=None if extra is None else extra.encode(),
+            random_id=random_id,
         )
         for copy, _ in written:
             self._remember(copy)
@@ -536,9 +656,13 @@ class MessageService:
         media: bytes | None,
         origin: Hashable,
     ) -> types.Updates:
-        copies = self._write(
-            sender, recipient, text, None if markup is None else bytes(markup), entities, media
-        )
+        markup_bytes = None if markup is None else bytes(markup)
+        try:
+            copies = self._write(
+                sender, recipient, text, markup_bytes, entities, media, random_id=random_id
+            )
+        except RandomIdTaken as taken:
+            return self._repeat(sender, taken.existing, random_id)
         users = copies_users(copies)
         own_copy, own_update = copies[0]
         for copy, update in copies:
@@ -548,6 +672,19 @@ class MessageService:
             users=self._render_ids(sender.id, users),
             chats=[],
             date=own_copy.date,
+            seq=0,
+        )
+
+    def _repeat(self, sender: Account, first: StoredMessage, random_id: int) -> types.Updates:
+        """The answer to a send that repeats ``random_id``: the first send's message, as
+        its own answer gave it (Telegram keeps one message per sender and random_id). The
+        message is the sender's copy as it is now; nothing is pushed to anyone."""
+        update = types.UpdateNewMessage(message=render_message(first), pts=first.pts, pts_count=1)
+        return types.Updates(
+            updates=[types.UpdateMessageID(id=first.id, random_id=random_id), update],
+            users=self._render_ids(sender.id, message_user_ids(first)),
+            chats=[],
+            date=first.date,
             seq=0,
         )
 
@@ -629,6 +766,14 @@ def _render_new(copy: StoredMessage) -> bytes:
 
 def _render_edit(copy: StoredMessage) -> bytes:
     return bytes(types.UpdateEditMessage(message=render_message(copy), pts=copy.pts, pts_count=1))
+
+
+def _render_delete(deleted: DeletedMessages) -> bytes:
+    return bytes(
+        types.UpdateDeleteMessages(
+            messages=list(deleted.ids), pts=deleted.pts, pts_count=deleted.pts_count
+        )
+    )
 
 
 def _logged(stored: StoredUpdate) -> abcs.Update:

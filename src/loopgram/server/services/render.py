@@ -14,7 +14,6 @@ from loopgram import tl
 from loopgram.server.services.extra import MessageExtra
 from loopgram.storage import Account, PeerKind, PeerRef, StoredMessage
 from loopgram.tl import abcs, types
-from loopgram.tl.core import write_vector_header
 
 DEFAULT_BOT_INFO_VERSION: Final = 1
 # The ``bot`` flag and ``bot_info_version`` share flags.14 in ``user``: a bot always needs one.
@@ -57,17 +56,6 @@ def render_users(accounts: Iterable[Account], viewer_id: int) -> list[abcs.User]
     return [render_user(a, viewer_id) for a in accounts]
 
 
-def pack_entities(entities: list[abcs.MessageEntity] | None) -> bytes | None:
-    """A ``Vector<MessageEntity>`` as stored (``None`` for no entities)."""
-    if not entities:
-        return None
-    o = bytearray()
-    write_vector_header(o, len(entities))
-    for entity in entities:
-        o += bytes(entity)
-    return bytes(o)
-
-
 def parse_entities(data: bytes | None) -> list[abcs.MessageEntity] | None:
     if data is None:
         return None
@@ -100,6 +88,9 @@ def render_message(copy: StoredMessage) -> types.Message:
         from_id=peer_user(copy.sender_id),
         peer_id=peer_of(copy.peer),
         via_bot_id=extra.via_bot_id,
+        fwd_from=None
+        if extra.fwd_from_id is None
+        else types.MessageFwdHeader(from_id=peer_user(extra.fwd_from_id), date=extra.fwd_date or 0),
         date=copy.date,
         message=copy.text,
         media=parse_media(copy.media),
@@ -114,7 +105,9 @@ def message_user_ids(copy: StoredMessage) -> list[int]:
     ids = [copy.owner_id, copy.sender_id]
     if copy.peer.kind is PeerKind.USER:
         ids.append(copy.peer.id)
-    via = MessageExtra.decode(copy.extra).via_bot_id
-    if via is not None:
-        ids.append(via)
+    extra = MessageExtra.decode(copy.extra)
+    if extra.via_bot_id is not None:
+        ids.append(extra.via_bot_id)
+    if extra.fwd_from_id is not None:
+        ids.append(extra.fwd_from_id)
     return ids

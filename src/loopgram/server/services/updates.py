@@ -12,7 +12,7 @@ from loopgram import tl
 from loopgram.mtproto.deps import Clock
 from loopgram.server.config import ServerConfig
 from loopgram.server.services.render import render_users
-from loopgram.storage import Account, Storage
+from loopgram.storage import Account, Storage, StoredUpdate
 from loopgram.tl import abcs, types
 from loopgram.tl.types import updates as upd_types
 
@@ -52,6 +52,7 @@ class UpdateService:
         if not entries or entries[0].pts - entries[0].pts_count > pts:
             # The log no longer reaches back to the client's pts.
             return upd_types.DifferenceTooLong(pts=state.pts)
+        entries = _within(entries, self._config.difference_size_max)
         new_messages: list[abcs.Message] = []
         other: list[abcs.Update] = []
         user_ids: list[int] = [account.id]
@@ -87,6 +88,17 @@ class UpdateService:
                 pts=state.pts, qts=state.qts, date=now, seq=state.seq, unread_count=0
             ),
         )
+
+
+def _within(entries: list[StoredUpdate], size_max: int) -> list[StoredUpdate]:
+    """The first entries whose bodies fit in ``size_max`` bytes (at least one): many large
+    messages make a slice, not an answer too big for the client to take."""
+    total = 0
+    for i, entry in enumerate(entries):
+        total += len(entry.body)
+        if total > size_max and i > 0:
+            return entries[:i]
+    return entries
 
 
 def _message_users(message: types.Message) -> list[int]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from loopgram.server.errors import USERNAME_INVALID, USERNAME_NOT_OCCUPIED, RpcError
+from loopgram.server.services.commands import BotCommandService, render_commands
 from loopgram.server.services.peers import Peers
 from loopgram.server.services.render import render_user
 from loopgram.storage import Account, Storage
@@ -14,9 +15,12 @@ from loopgram.tl.types import users as user_types
 
 
 class UserService:
-    def __init__(self, storage: Storage, peers: Peers) -> None:
+    def __init__(
+        self, storage: Storage, peers: Peers, commands: BotCommandService | None = None
+    ) -> None:
         self._storage = storage
         self._peers = peers
+        self._commands = commands or BotCommandService(storage, peers)
 
     def get_users(self, viewer: Account, ids: Sequence[abcs.InputUser]) -> list[abcs.User]:
         """``users.getUsers``: the users the caller may see; others are left out."""
@@ -29,12 +33,18 @@ class UserService:
             found.append(render_user(account, viewer.id))
         return found
 
-    def get_full_user(self, viewer: Account, user: abcs.InputUser) -> user_types.UserFull:
-        """``users.getFullUser``: ``userFull`` (with ``bot_info`` for bots)."""
+    def get_full_user(
+        self, viewer: Account, user: abcs.InputUser, *, lang_code: str = ""
+    ) -> user_types.UserFull:
+        """``users.getFullUser``: ``userFull`` (with ``bot_info`` for bots, holding the
+        commands the viewer sees in its private chat with the bot, in its language)."""
         account = self._peers.user(viewer, user)
         bot_info = None
         if account.is_bot:
-            bot_info = types.BotInfo(user_id=account.id, description="", commands=[])
+            commands = self._commands.seen_in_private_chat(account.id, viewer.id, lang_code)
+            bot_info = types.BotInfo(
+                user_id=account.id, description="", commands=render_commands(commands)
+            )
         full = types.UserFull(
             id=account.id,
             settings=types.PeerSettings(),

@@ -34,6 +34,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from loopgram.tl.core import (
+    MAX_GZIP_SIZE,
     Reader,
     TLDecodeError,
     TLEncodeError,
@@ -154,19 +155,20 @@ def serialize(obj: TLObject, layer: int) -> bytes:
     return bytes(o)
 
 
-def read(data: bytes, layer: int) -> Any:
+def read(data: bytes, layer: int, budget: int = MAX_GZIP_SIZE) -> Any:
     """Parse one boxed object sent in the layout of ``layer`` into canonical objects.
 
     Like ``loopgram.tl.read``: the data must hold exactly one object; a Bool comes back as
-    ``bool``; ``gzip_packed`` is inflated; failures are ``TLDecodeError``.
+    ``bool``; ``gzip_packed`` is inflated (all of it within ``budget`` bytes, never nested);
+    failures are ``TLDecodeError``.
     """
     mod = module(layer)
     if mod is None:
         from loopgram.tl.core import read as read_newest
 
-        return read_newest(data)
+        return read_newest(data, budget=budget)
     table = mod.OBJECTS
-    return _guarded(data, lambda r: read_boxed(r, table))
+    return _guarded(data, lambda r: read_boxed(r, table), budget)
 
 
 def read_result(fn: TLFunction[R], data: bytes, layer: int) -> R:

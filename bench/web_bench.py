@@ -1,0 +1,256 @@
+"""The web page in a real browser: page load to interactive, and press -> toast.
+
+Run from the repository root: ``python bench/web_bench.py`` (``--loads N --presses N``), with
+Debian's Chromium (``/usr/bin/chromium``, or ``--chromium PATH``) driven by Playwright.
+``--screenshots DIR`` also saves the main views as PNG files (docs/web/ holds the ones of
+the README).
+
+A ``LoopgramServer`` (in memory, Bot API listener on a free port, hence the page) and a
+loopgram MTProto bot run in this process; the browser is its own process. Both figures are
+measured inside the page with ``performance.now()``:
+
+- load to interactive: navigation start -> the sign-in form usable (the page, its script and
+  style loaded, the WebSocket open and the server's hello handled), a fresh browser context
+  each time (nothing cached);
+- scrolling: a chat of 1 000 messages scrolled top to bottom, one step a frame; a gap
+  between frames over 25 ms (a 60 Hz frame is 16.7 ms) counts as a dropped frame;
+- press -> toast: a click -> the bot's answer in the toast (DOM updated); the request
+  crosses the WebSocket, the dispatcher, the hub to the bot over MTProto, the bot's answer
+  and back. Every press is a new query (``cache_time`` 0). Measured twice: clicks from
+  inside the page (``element.click()``, the toast watched by a MutationObserver: what the
+  page and server cost), and Playwright's mouse clicks (from the click handler to the toast:
+  Playwright's input and polling hold the page's event loop for several ms meanwhile).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from loopgram.client.objects import Button
+from loopgram.server.app import LoopgramServer
+from loopgram.testing.loopgram import bot_client
+from loopgram.tl import types
+
+IN_PAGE_PRESSES = """async (count) => {
+  const button = [...document.querySelectorAll('#messages button.callback')]
+    .filter((b) => b.textContent === 'Toast').pop();
+  const toast = document.getElementById('toast');
+  const out = [];
+  for (let i = 0; i < count; i++) {
+    toast.hidden = true;
+    const started = performance.now();
+    const shown = new Promise((resolve) => {
+      const watch = new MutationObserver(() => {
+        if (!toast.hidden) { watch.disconnect(); resolve(performance.now() - started); }
+      });
+      watch.observe(toast, { attributes: true });
+    });
+    button.click();
+    out.push(await shown);
+  }
+  return out;
+}"""
+
+
+SCROLL = """async () => {
+  const list = document.getElementById('messages');
+  list.scrollTop = 0;
+  const gaps = [];
+  let last = performance.now();
+  await new Promise((resolve) => {
+    const step = (now) => {
+      gaps.push(now - last);
+      last = now;
+      if (list.scrollTop + list.clientHeight >= list.scrollHeight - 1) return resolve();
+      list.scrollTop += 60;
+      requestAnimationFrame(step);
+    };
+    requestAnimationFrame(step);
+  });
+  gaps.shift();
+  return gaps;
+}"""
+
+
+async def measure_scroll(browser: Any, server: LoopgramServer, url: str) -> tuple[int, int, float]:
+    """A chat of 1 000 messages (made by the services directly: no flood limit in the way),
+    all loaded by scrolling up, then scrolled top to bottom 60 px a frame: frame gaps."""
+    from playwright.async_api import expect
+
+    user = server.create_user("+999 66 7770000")
+    bot = server.core.create_bot("scroll_bot").account
+    peer = types.InputPeerUser(user_id=user.id, access_hash=user.access_hash)
+    for n in range(1, 1001):
+        text = f"message {n}: " + "some words to wrap " * (n % 5)
+        server.core.services.messages.send_message(bot, peer, text, random_id=n)
+    context = await browser.new_context(viewport={"width": 1280, "height": 760})
+    page = await context.new_page()
+    await page.goto(url)
+    await page.get_by_label("Phone number").fill("+999 66 7770000")
+    await page.get_by_role("button", name="Sign in", exact=True).click()
+    await page.locator("#dialogs button", has_text="scroll_bot").click()
+    shown = page.locator("#messages .msg")
+    for count in range(200, 1001, 100):
+        await page.locator("#messages").evaluate("list => { list.scrollTop = 0; }")
+        await expect(shown).to_have_count(count)
+    gaps: list[float] = await page.evaluate(SCROLL)
+    await context.close()
+    return len(gaps), sum(1 for g in gaps if g > 25.0), max(gaps)
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def run(args: argparse.Namespace) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    async with LoopgramServer(port=0, bot_api_port=0) as server:
+        token = server.create_bot("bench_bot", "Bench")
+        async with bot_client(server, token) as bot:
+
+            @bot.on_message()
+            async def on_message(message: Any) -> None:
+                if message.out:
+                    return
+                if message.text == "/keyboard":
+                    reply = types.ReplyKeyboardMarkup(
+                        rows=[
+                            types.KeyboardButtonRow(
+                                buttons=[
+                                    types.KeyboardButton(text=t, type=types.ButtonTypeDefault())
+                                    for t in ("Yes", "No")
+                                ]
+                            )
+                        ],
+                        resize=True,
+                    )
+                    await message.reply("A reply keyboard: pick one", buttons=reply)
+                    return
+                await message.reply(
+                    "Welcome! Pick one",
+                    buttons=[
+                        [Button.callback("Toast", b"toast"), Button.callback("Alert", b"alert")],
+                        [Button.callback("Link answer", b"url"), Button.callback("Edit", b"e")],
+                        [Button.link("Docs", "https://example.org/docs")],
+                    ],
+                )
+
+            @bot.on_callback_query()
+            async def on_press(query: Any) -> None:
+                if query.data == b"alert":
+                    await query.answer("Are you sure? This is an alert.", alert=True)
+                elif query.data == b"url":
+                    await query.answer(url="https://t.me/bench_bot?start=web")
+                else:
+                    await query.answer("Hello from the bot")
+
+            async with async_playwright() as pw:
+                browser = await pw.chromium.launch(executable_path=args.chromium, headless=True)
+                url = server.web_url
+                assert url is not None
+                loads: list[float] = []
+                for _ in range(args.loads):
+                    context = await browser.new_context()
+                    page = await context.new_page()
+                    await page.goto(url)
+                    await page.wait_for_function("window.loopgram.interactiveAt !== null")
+                    loads.append(await page.evaluate("window.loopgram.interactiveAt"))
+                    await context.close()
+
+                context = await browser.new_context(viewport={"width": 1280, "height": 760})
+                page = await context.new_page()
+                await page.goto(url)
+                if args.screenshots:
+                    out = Path(args.screenshots)
+                    out.mkdir(parents=True, exist_ok=True)
+                    await expect(page.locator("body")).to_have_attribute("data-state", "signed-out")
+                    await page.screenshot(path=str(out / "sign-in.png"))
+                await page.get_by_role("button", name="Create a user (one click)").click()
+                await page.get_by_placeholder("@username").fill("@bench_bot")
+                await page.get_by_role("button", name="Open", exact=True).click()
+                await page.get_by_label("Message").fill("/start")
+                await page.get_by_label("Message").press("Enter")
+                button = page.get_by_role("button", name="Toast").last
+                await expect(button).to_be_visible()
+                for _ in range(args.warmup + args.presses):
+                    await page.locator("#toast").evaluate("n => { n.hidden = true; }")
+                    await button.click()
+                    await expect(page.locator("#toast")).to_be_visible()
+                driven = (await page.evaluate("window.loopgram.pressMs"))[args.warmup :]
+                # The same presses with the driver idle: DOM clicks from inside the page, the
+                # toast watched by a MutationObserver (Playwright's own input and polling
+                # delay the WebSocket's message events while it works).
+                presses = await page.evaluate(IN_PAGE_PRESSES, args.presses)
+
+                if args.screenshots:
+                    await page.get_by_role("button", name="Live panel").click()
+                    await page.get_by_label("Message").fill("/keyboard")
+                    await page.get_by_label("Message").press("Enter")
+                    await expect(page.locator("#reply-keyboard")).to_be_visible()
+                    await page.get_by_label("Message").fill("/start")
+                    await page.get_by_label("Message").press("Enter")
+                    await expect(page.get_by_role("button", name="Toast")).to_have_count(2)
+                    await page.locator("#toast").evaluate("n => { n.hidden = true; }")
+                    await page.get_by_role("button", name="Toast").last.click()
+                    await expect(page.locator("#toast")).to_be_visible()
+                    await expect(page.locator("#presses li .step-shown b")).not_to_have_text("—")
+                    await page.screenshot(path=str(out / "chat-and-panel.png"))
+                    await page.get_by_role("button", name="Alert").last.click()
+                    await expect(page.locator("#alert")).to_be_visible()
+                    await page.screenshot(path=str(out / "alert.png"))
+                    await page.keyboard.press("Enter")
+                    await page.get_by_role("button", name="Docs").last.click()
+                    await page.screenshot(path=str(out / "url-confirm.png"))
+                    await page.keyboard.press("Escape")
+                    await page.get_by_role("button", name="Live panel").click()
+                    await page.set_viewport_size({"width": 380, "height": 760})
+                    await page.locator("#toast").evaluate("n => { n.hidden = true; }")
+                    await page.get_by_role("button", name="Link answer").last.click()
+                    await expect(page.locator("#toast a")).to_be_visible()
+                    await page.screenshot(path=str(out / "narrow.png"))
+                await context.close()
+                scroll = await measure_scroll(browser, server, url)
+                await browser.close()
+
+    print(f"machine: {os.cpu_count()} cores, python {sys.version.split()[0]}")
+    frames, slow, worst = scroll
+    print(
+        f"scrolling 1000 messages top to bottom: {frames} frames, {slow} over 25 ms "
+        f"(dropped), longest {worst:.1f} ms"
+    )
+    print(
+        f"load to interactive ({len(loads)} loads): p50 {statistics.median(loads):.1f} ms, "
+        f"p90 {pct(loads, 0.9):.1f} ms, min {min(loads):.1f} ms"
+    )
+    for name, values in (("in-page clicks", presses), ("Playwright clicks", driven)):
+        print(
+            f"press -> toast, {name} ({len(values)} presses): "
+            f"p50 {statistics.median(values):.2f} ms, p90 {pct(values, 0.9):.2f} ms, "
+            f"p99 {pct(values, 0.99):.2f} ms"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--chromium", default="/usr/bin/chromium")
+    parser.add_argument("--loads", type=int, default=20)
+    parser.add_argument("--presses", type=int, default=200)
+    parser.add_argument("--warmup", type=int, default=10)
+    parser.add_argument("--screenshots", metavar="DIR")
+    args = parser.parse_args()
+    started = time.perf_counter()
+    asyncio.run(run(args))
+    print(f"({time.perf_counter() - started:.1f} s)")
+
+
+if __name__ == "__main__":
+    main()

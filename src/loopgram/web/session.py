@@ -1,0 +1,357 @@
+"""Web layer: one browser tab as a client of the server.
+
+A tab is an MTProto-less session like any other: it gets an auth key of its own in storage
+and a ``SessionContext`` from ``ServerCore.open_session``, signs in with ``auth.sendCode`` /
+``auth.signIn`` / ``auth.signUp``, and every action is a TL request through
+``ServerCore.dispatch`` -- the same dispatcher, handlers, services, flood limits and callback
+rules an MTProto client meets. Pushed ``Updates`` come from the hub through the session's
+sink. Only the encoding differs: JSON over a WebSocket instead of TL over MTProto.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import struct
+import time
+from collections.abc import Callable
+from typing import Any, Final
+
+import loopgram.tl.functions.auth as auth_fn
+import loopgram.tl.functions.contacts as contacts_fn
+import loopgram.tl.functions.messages as messages_fn
+from loopgram.server.core import ServerCore
+from loopgram.tl import abcs, types
+from loopgram.tl.types import auth as auth_types
+from loopgram.tl.types import contacts as contacts_types
+from loopgram.tl.types import messages as msg_types
+from loopgram.web.view import Json, message_json, updates_events, user_json
+
+API_ID: Final = 4
+"""What the tab reports as its api_id (loopgram accepts any)."""
+HISTORY_LIMIT: Final = 100
+_AUTH_KEY_BYTES: Final = 256
+_LONG: Final = struct.Struct("<q")
+
+
+class WebError(Exception):
+    """An answer the page shows as an error: an rpc error's code and name, or a bad op."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(f"{code} {message}")
+        self.code = code
+        self.message = message
+
+
+def _signed64(data: bytes) -> int:
+    value: int = _LONG.unpack(data)[0]
+    return value
+
+
+class WebSession:
+    """The server side of one tab: ``handle(op, params)`` -> result (or ``WebError``)."""
+
+    def __init__(
+        self,
+        core: ServerCore,
+        emit: Callable[[Json], None],
+        *,
+        random_bytes: Callable[[int], bytes] = os.urandom,
+    ) -> None:
+        self.core = core
+        self._emit = emit
+        self._random = random_bytes
+        # A fresh auth key per tab: tabs are separate devices, and logging one out leaves
+        # the others signed in.
+        self.auth_key_id = _signed64(random_bytes(8))
+        core.storage.auth_keys.put(self.auth_key_id, random_bytes(_AUTH_KEY_BYTES))
+        self.session = core.open_session(
+            self.auth_key_id, _signed64(random_bytes(8)), self._on_updates
+        )
+        self._hashes: dict[int, int] = {}
+        self._usernames: dict[str, int] = {}
+        self.closed = False
+
+    @property
+    def me(self) -> int | None:
+        account = self.session.account
+        return None if account is None else account.id
+
+    def close(self) -> None:
+        """The tab is gone: its session and auth key go with it."""
+        if self.closed:
+            return
+        self.closed = True
+        self.session.close()
+        self.core.storage.auth_keys.delete(self.auth_key_id)
+
+    # -- calls --------------------------------------------------------------------------------
+
+    async def call(self, request: object) -> Any:
+        answer = await self.core.dispatch(self.session, request)
+        if answer.error is not None:
+            raise WebError(answer.error.code, answer.error.message)
+        return answer.result
+
+    def _remember(self, users: list[abcs.User]) -> list[Json]:
+        out = []
+        for user in users:
+            if isinstance(user, types.User) and user.access_hash is not None:
+                self._hashes[user.id] = user.access_hash
+            shown = user_json(user)
+            if shown is not None:
+                out.append(shown)
+        return out
+
+    def _peer(self, user_id: object) -> types.InputPeerUser:
+        if not isinstance(user_id, int) or isinstance(user_id, bool):
+            raise WebError(400, "PEER_ID_INVALID")
+        access_hash = self._hashes.get(user_id)
+        if access_hash is None:
+            raise WebError(400, "PEER_ID_INVALID")
+        return types.InputPeerUser(user_id=user_id, access_hash=access_hash)
+
+    def _on_updates(self, updates: abcs.Updates) -> None:
+        me = self.me
+        if me is None or self.closed:
+            return
+        if isinstance(updates, types.Updates | types.UpdatesCombined):
+            self._remember(list(updates.users))
+        events, users = updates_events(updates, me)
+        for event in events:
+            self._emit({"type": "update", "update": event, "users": users})
+
+    # -- operations ---------------------------------------------------------------------------
+
+    async def handle(self, op: str, params: dict[str, Any]) -> Any:
+        handler = _OPS.get(op)
+        if handler is None:
+            raise WebError(400, f"unknown operation {op!r}")
+        return await handler(self, params)
+
+    async def sign_in(self, params: dict[str, Any]) -> Json:
+        phone = _text(params, "phone")
+        code = _text(params, "code")
+        sent = await self.call(
+            auth_fn.SendCode(
+                phone_number=phone, api_id=API_ID, api_hash="web", settings=types.CodeSettings()
+            )
+        )
+        if not isinstance(sent, auth_types.SentCode):
+            raise WebError(500, "INTERNAL")
+        result = await self.call(
+            auth_fn.SignIn(
+                phone_number=phone, phone_code_hash=sent.phone_code_hash, phone_code=code
+            )
+        )
+        if isinstance(result, auth_types.AuthorizationSignUpRequired):
+            # loopgram signs a new number up on its first signIn; a server that asks for
+            # auth.signUp gets it, with the name Telegram's apps would ask for.
+            result = await self.call(
+                auth_fn.SignUp(
+                    phone_number=phone,
+                    phone_code_hash=sent.phone_code_hash,
+                    first_name=f"User {phone[-4:]}",
+                    last_name="",
+                )
+            )
+        if not isinstance(result, auth_types.Authorization):
+            raise WebError(500, "INTERNAL")
+        me = self._remember([result.user])
+        return {"me": me[0] if me else None}
+
+    async def create_user(self, params: dict[str, Any]) -> Json:
+        """One click: a new phone number (``+999 66`` and 7 random digits), signed in with
+        the login code like any other."""
+        digits = "".join(str(b % 10) for b in self._random(7))
+        return await self.sign_in({"phone": f"+99966{digits}", "code": self.core.config.login_code})
+
+    async def dialogs(self, params: dict[str, Any]) -> Json:
+        result = await self.call(
+            messages_fn.GetDialogs(
+                offset_date=0, offset_id=0, offset_peer=types.InputPeerEmpty(), limit=100, hash=0
+            )
+        )
+        if not isinstance(result, msg_types.Dialogs | msg_types.DialogsSlice):
+            return {"dialogs": [], "users": []}
+        users = self._remember(list(result.users))
+        last: dict[tuple[int | None, int], Json] = {}
+        for message in result.messages:
+            shown = message_json(message)
+            if shown is not None:
+                last[(shown["chat"], shown["id"])] = shown
+        dialogs = []
+        for dialog in result.dialogs:
+            if not isinstance(dialog, types.Dialog) or not isinstance(dialog.peer, types.PeerUser):
+                continue
+            chat = dialog.peer.user_id
+            dialogs.append(
+                {
+                    "chat": chat,
+                    "top": last.get((chat, dialog.top_message)),
+                    "unread": dialog.unread_count,
+                }
+            )
+        return {"dialogs": dialogs, "users": users}
+
+    async def resolve(self, params: dict[str, Any]) -> Json:
+        username = _text(params, "username").lstrip("@")
+        result = await self.call(contacts_fn.ResolveUsername(username=username))
+        if not isinstance(result, contacts_types.ResolvedPeer) or not isinstance(
+            result.peer, types.PeerUser
+        ):
+            raise WebError(400, "USERNAME_NOT_OCCUPIED")
+        users = self._remember(list(result.users))
+        return {"chat": result.peer.user_id, "users": users}
+
+    async def history(self, params: dict[str, Any]) -> Json:
+        """The newest ``HISTORY_LIMIT`` messages of a chat, or those before ``offset_id``."""
+        peer = self._peer(params.get("chat"))
+        offset_id = params.get("offset_id", 0)
+        if not isinstance(offset_id, int) or isinstance(offset_id, bool) or offset_id < 0:
+            raise WebError(400, "OFFSET_ID_INVALID")
+        result = await self.call(
+            messages_fn.GetHistory(
+                peer=peer,
+                offset_id=offset_id,
+                offset_date=0,
+                add_offset=0,
+                limit=HISTORY_LIMIT,
+                max_id=0,
+                min_id=0,
+                hash=0,
+            )
+        )
+        messages = getattr(result, "messages", [])
+        users = self._remember(list(getattr(result, "users", [])))
+        shown = [m for m in map(message_json, messages) if m is not None]
+        shown.reverse()  # oldest first, as the page lays them out
+        return {"messages": shown, "users": users, "more": len(messages) >= HISTORY_LIMIT}
+
+    async def send(self, params: dict[str, Any]) -> Json:
+        peer = self._peer(params.get("chat"))
+        text = _text(params, "text")
+        random_id = _signed64(self._random(8))
+        result = await self.call(
+            messages_fn.SendMessage(peer=peer, message=text, random_id=random_id)
+        )
+        me = self.me or 0
+        if isinstance(result, types.UpdateShortSentMessage):
+            message: Json = {
+                "id": result.id,
+                "chat": peer.user_id,
+                "from": me,
+                "out": True,
+                "text": text,
+                "entities": [],
+                "markup": None,
+                "date": result.date,
+                "edit_date": None,
+                "via_bot": None,
+            }
+            return {"message": message}
+        events, _ = updates_events(result, me)
+        for event in events:
+            if event["type"] == "message":
+                return {"message": event["message"]}
+        return {"message": None}
+
+    async def press(self, params: dict[str, Any]) -> Json:
+        peer = self._peer(params.get("chat"))
+        msg_id = params.get("msg_id")
+        if not isinstance(msg_id, int) or isinstance(msg_id, bool):
+            raise WebError(400, "MESSAGE_ID_INVALID")
+        try:
+            data = base64.b64decode(_text(params, "data"), validate=True)
+        except ValueError:
+            raise WebError(400, "DATA_INVALID") from None
+        started = time.perf_counter()
+        result = await self.call(
+            messages_fn.GetBotCallbackAnswer(peer=peer, msg_id=msg_id, data=data)
+        )
+        if not isinstance(result, msg_types.BotCallbackAnswer):
+            raise WebError(500, "INTERNAL")
+        return {
+            "alert": bool(result.alert),
+            "message": result.message,
+            "url": result.url,
+            "cache_time": result.cache_time,
+            "server_ms": round((time.perf_counter() - started) * 1000, 3),
+        }
+
+    async def inline(self, params: dict[str, Any]) -> Json:
+        """Inline mode: ``@bot query`` typed in chat ``chat`` -> the bot's results."""
+        peer = self._peer(params.get("chat"))
+        username = _text(params, "bot").lstrip("@").lower()
+        bot_id = self._usernames.get(username)
+        if bot_id is None:
+            found = await self.resolve({"username": username})
+            bot_id = self._usernames[username] = found["chat"]
+        bot = types.InputUser(user_id=bot_id, access_hash=self._hashes[bot_id])
+        result = await self.call(
+            messages_fn.GetInlineBotResults(
+                bot=bot, peer=peer, query=_text(params, "query"), offset=""
+            )
+        )
+        if not isinstance(result, msg_types.BotResults):
+            raise WebError(500, "INTERNAL")
+        self._remember(list(result.users))
+        shown = []
+        for item in result.results:
+            send = getattr(item, "send_message", None)
+            shown.append(
+                {
+                    "id": getattr(item, "id", ""),
+                    "title": getattr(item, "title", None),
+                    "description": getattr(item, "description", None),
+                    "text": send.message if isinstance(send, types.BotInlineMessageText) else None,
+                }
+            )
+        return {"query_id": str(result.query_id), "bot": bot_id, "results": shown}
+
+    async def send_inline(self, params: dict[str, Any]) -> Json:
+        peer = self._peer(params.get("chat"))
+        try:
+            query_id = int(_text(params, "query_id"))
+        except ValueError:
+            raise WebError(400, "QUERY_ID_INVALID") from None
+        result = await self.call(
+            messages_fn.SendInlineBotResult(
+                peer=peer,
+                random_id=_signed64(self._random(8)),
+                query_id=query_id,
+                id=_text(params, "id"),
+            )
+        )
+        events, _ = updates_events(result, self.me or 0)
+        for event in events:
+            if event["type"] == "message":
+                return {"message": event["message"]}
+        return {"message": None}
+
+    async def log_out(self, params: dict[str, Any]) -> Json:
+        await self.call(auth_fn.LogOut())
+        return {}
+
+
+def _text(params: dict[str, Any], name: str) -> str:
+    value = params.get(name)
+    if not isinstance(value, str):
+        raise WebError(400, f"{name.upper()}_INVALID")
+    return value
+
+
+_OPS: Final[dict[str, Callable[[WebSession, dict[str, Any]], Any]]] = {
+    "sign_in": WebSession.sign_in,
+    "create_user": WebSession.create_user,
+    "dialogs": WebSession.dialogs,
+    "resolve": WebSession.resolve,
+    "history": WebSession.history,
+    "send": WebSession.send,
+    "press": WebSession.press,
+    "inline": WebSession.inline,
+    "send_inline": WebSession.send_inline,
+    "log_out": WebSession.log_out,
+}
+
+__all__ = ["WebError", "WebSession"]

@@ -1,0 +1,191 @@
+"""Web layer: TL objects as the JSON the page renders (messages, users, keyboards).
+
+Pure functions over TL: no I/O. Entity offsets stay in UTF-16 code units, which is what a
+JavaScript string indexes, so the page slices the text exactly as Telegram's apps do.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from loopgram.tl import abcs, types
+
+Json = dict[str, Any]
+
+_ENTITY_KINDS: dict[type[Any], str] = {
+    types.MessageEntityBold: "bold",
+    types.MessageEntityItalic: "italic",
+    types.MessageEntityUnderline: "underline",
+    types.MessageEntityStrike: "strike",
+    types.MessageEntitySpoiler: "spoiler",
+    types.MessageEntityCode: "code",
+    types.MessageEntityPre: "pre",
+    types.MessageEntityUrl: "url",
+    types.MessageEntityTextUrl: "text_url",
+    types.MessageEntityEmail: "email",
+    types.MessageEntityMention: "mention",
+    types.MessageEntityMentionName: "mention_name",
+    types.MessageEntityHashtag: "hashtag",
+    types.MessageEntityBotCommand: "bot_command",
+    types.MessageEntityBlockquote: "blockquote",
+    types.MessageEntityPhone: "phone",
+    types.MessageEntityCashtag: "cashtag",
+}
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def user_json(user: abcs.User) -> Json | None:
+    if not isinstance(user, types.User):
+        return None
+    name = " ".join(p for p in (user.first_name, user.last_name) if p) or (
+        user.username or str(user.id)
+    )
+    return {
+        "id": user.id,
+        "name": name,
+        "username": user.username,
+        "bot": bool(user.bot),
+        "phone": user.phone,
+    }
+
+
+def entities_json(entities: list[abcs.MessageEntity] | None) -> list[Json]:
+    out: list[Json] = []
+    for entity in entities or ():
+        kind = _ENTITY_KINDS.get(type(entity))
+        if kind is None:
+            continue
+        # Every constructor of the kinds above has offset and length; the abstract type
+        # does not say so.
+        offset: int = getattr(entity, "offset", 0)
+        length: int = getattr(entity, "length", 0)
+        item: Json = {"type": kind, "offset": offset, "length": length}
+        if isinstance(entity, types.MessageEntityTextUrl):
+            item["url"] = entity.url
+        elif isinstance(entity, types.MessageEntityPre):
+            item["language"] = entity.language
+        out.append(item)
+    return out
+
+
+def _inline_button(button: abcs.KeyboardInlineButton) -> Json:
+    if not isinstance(button, types.KeyboardInlineButton):
+        return {"text": "?", "kind": "unsupported"}
+    kind = button.type
+    item: Json = {"text": button.text}
+    if isinstance(kind, types.InlineButtonTypeCallback):
+        item["kind"] = "callback"
+        item["data"] = b64(kind.data or b"")
+    elif isinstance(kind, types.InlineButtonTypeUrl | types.InlineButtonTypeWebView):
+        item["kind"] = "url"
+        item["url"] = kind.url
+    elif isinstance(kind, types.InlineButtonTypeUrlAuth):
+        item["kind"] = "url"
+        item["url"] = kind.url
+    elif isinstance(kind, types.InlineButtonTypeSwitchInline):
+        item["kind"] = "switch_inline"
+        item["query"] = kind.query
+        item["same_peer"] = bool(kind.same_peer)
+    elif isinstance(kind, types.InlineButtonTypeGame):
+        item["kind"] = "game"
+    elif isinstance(kind, types.InlineButtonTypeCopy):
+        item["kind"] = "copy"
+        item["copy"] = kind.copy_text
+    else:
+        item["kind"] = "unsupported"
+    return item
+
+
+def markup_json(markup: abcs.ReplyMarkup | None) -> Json | None:
+    if isinstance(markup, types.ReplyInlineMarkup):
+        rows = [
+            [_inline_button(b) for b in row.buttons]
+            for row in markup.rows
+            if isinstance(row, types.KeyboardInlineButtonRow)
+        ]
+        return {"kind": "inline", "rows": rows}
+    if isinstance(markup, types.ReplyKeyboardMarkup):
+        rows = [
+            [{"text": b.text} for b in row.buttons if isinstance(b, types.KeyboardButton)]
+            for row in markup.rows
+            if isinstance(row, types.KeyboardButtonRow)
+        ]
+        return {
+            "kind": "reply",
+            "rows": rows,
+            "resize": bool(markup.resize),
+            "single_use": bool(markup.single_use),
+            "placeholder": markup.placeholder,
+        }
+    if isinstance(markup, types.ReplyKeyboardHide):
+        return {"kind": "hide"}
+    if isinstance(markup, types.ReplyKeyboardForceReply):
+        return {"kind": "force_reply", "placeholder": markup.placeholder}
+    return None
+
+
+def _peer_id(peer: abcs.Peer | None) -> int | None:
+    if isinstance(peer, types.PeerUser):
+        return peer.user_id
+    chat = getattr(peer, "chat_id", None) or getattr(peer, "channel_id", None)
+    return -chat if isinstance(chat, int) else None
+
+
+def message_json(message: abcs.Message) -> Json | None:
+    """A message as the page shows it; ``chat`` is the other side of a private chat."""
+    if not isinstance(message, types.Message):
+        return None
+    return {
+        "id": message.id,
+        "chat": _peer_id(message.peer_id),
+        "from": _peer_id(message.from_id),
+        "out": bool(message.out),
+        "text": message.message,
+        "entities": entities_json(message.entities),
+        "markup": markup_json(message.reply_markup),
+        "date": message.date,
+        "edit_date": message.edit_date,
+        "via_bot": message.via_bot_id,
+    }
+
+
+def updates_events(updates: abcs.Updates, me: int) -> tuple[list[Json], list[Json]]:
+    """The page's events for pushed (or returned) ``Updates``, and the users they name."""
+    users: list[Json] = []
+    inner: list[abcs.Update] = []
+    if isinstance(updates, types.Updates | types.UpdatesCombined):
+        inner = list(updates.updates)
+        users = [u for u in map(user_json, updates.users) if u is not None]
+    elif isinstance(updates, types.UpdateShort):
+        inner = [updates.update]
+    elif isinstance(updates, types.UpdateShortMessage):
+        message: Json = {
+            "id": updates.id,
+            "chat": updates.user_id,
+            "from": me if updates.out else updates.user_id,
+            "out": bool(updates.out),
+            "text": updates.message,
+            "entities": entities_json(updates.entities),
+            "markup": None,
+            "date": updates.date,
+            "edit_date": None,
+            "via_bot": updates.via_bot_id,
+        }
+        return [{"type": "message", "message": message}], users
+    events: list[Json] = []
+    for update in inner:
+        if isinstance(update, types.UpdateNewMessage):
+            shown = message_json(update.message)
+            if shown is not None:
+                events.append({"type": "message", "message": shown})
+        elif isinstance(update, types.UpdateEditMessage):
+            shown = message_json(update.message)
+            if shown is not None:
+                events.append({"type": "edit", "message": shown})
+        elif isinstance(update, types.UpdateDeleteMessages):
+            events.append({"type": "delete", "ids": list(update.messages)})
+    return events, users

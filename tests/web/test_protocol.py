@@ -1,0 +1,224 @@
+"""The page's server side without a browser: the WebSocket protocol, the access token off
+loopback, the same-origin rule, and the feed that is free while nobody watches."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+
+from loopgram.crypto import RsaPrivateKey
+from loopgram.server.app import LoopgramServer
+from loopgram.web import COOKIE, is_loopback
+
+
+class Tab:
+    """A WebSocket client speaking the page's protocol."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self.ws = ws
+        self.next_id = 0
+        self.pushed: list[dict[str, Any]] = []
+
+    async def receive(self) -> dict[str, Any]:
+        message = await self.ws.receive(timeout=10)
+        assert message.type == aiohttp.WSMsgType.TEXT, message
+        decoded: dict[str, Any] = json.loads(message.data)
+        return decoded
+
+    async def answer_to(self, ident: object) -> dict[str, Any]:
+        while True:
+            message = await self.receive()
+            if message.get("id") == ident and "ok" in message:
+                return message
+            self.pushed.append(message)
+
+    async def call(self, op: str, **params: Any) -> dict[str, Any]:
+        self.next_id += 1
+        await self.ws.send_str(json.dumps({"id": self.next_id, "op": op, "params": params}))
+        return await self.answer_to(self.next_id)
+
+    async def ok(self, op: str, **params: Any) -> Any:
+        answer = await self.call(op, **params)
+        assert answer["ok"], answer
+        return answer["result"]
+
+
+def ws_url(server: LoopgramServer) -> str:
+    assert server.bot_api_url is not None
+    return server.bot_api_url.replace("http://", "ws://") + "/web/ws"
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+async def open_tab(http: aiohttp.ClientSession, server: LoopgramServer) -> Tab:
+    tab = Tab(await http.ws_connect(ws_url(server)))
+    hello = await tab.receive()
+    assert hello == {"type": "hello", "login_code": server.config.login_code}
+    return tab
+
+
+async def test_the_page_and_its_files_are_served_from_the_package(
+    http: aiohttp.ClientSession, server: LoopgramServer
+) -> None:
+    assert server.web_url == f"{server.bot_api_url}/web/"
+    async with http.get(server.web_url) as r:
+        assert r.status == 200 and r.content_type == "text/html"
+        assert 'src="static/app.js"' in await r.text()
+    for name, kind in (("app.js", "text/javascript"), ("app.css", "text/css")):
+        async with http.get(f"{server.web_url}static/{name}") as r:
+            assert r.status == 200 and r.content_type == kind
+    async with http.get(f"{server.web_url}static/..%2Fserver.py") as r:
+        assert r.status == 404
+    # The Bot API keeps every other path.
+    async with http.get(f"{server.bot_api_url}/bot1:x/getMe") as r:
+        assert r.status == 401
+
+
+async def test_a_tab_signs_in_through_auth_and_is_bound_like_an_mtproto_key(
+    http: aiohttp.ClientSession, server: LoopgramServer
+) -> None:
+    tab = await open_tab(http, server)
+    refused = await tab.call("dialogs")
+    assert refused["error"] == {"code": 401, "message": "AUTH_KEY_UNREGISTERED"}
+    wrong = await tab.call("sign_in", phone="+999 66 5550001", code="99999")
+    assert wrong["error"] == {"code": 400, "message": "PHONE_CODE_INVALID"}
+    me = (await tab.ok("sign_in", phone="+999 66 5550001", code="12345"))["me"]
+    assert me["phone"] == "999665550001" and not me["bot"]
+    keys = server.storage.auth_keys.for_account(me["id"])
+    assert len(keys) == 1
+    await tab.ws.close()
+    # The tab's key goes with the tab.
+    for _ in range(500):
+        if not server.storage.auth_keys.for_account(me["id"]):
+            break
+        await asyncio.sleep(0.01)
+    assert server.storage.auth_keys.for_account(me["id"]) == []
+
+
+async def test_bad_messages_get_an_error_answer_and_the_tab_stays_open(
+    http: aiohttp.ClientSession, server: LoopgramServer
+) -> None:
+    tab = await open_tab(http, server)
+    await tab.ws.send_str("{not json")
+    assert (await tab.answer_to(None))["error"] == {"code": 400, "message": "bad JSON"}
+    await tab.ws.send_str("[1, 2]")
+    assert (await tab.answer_to(None))["error"]["code"] == 400
+    assert (await tab.call("drop_tables"))["error"] == {
+        "code": 400,
+        "message": "unknown operation 'drop_tables'",
+    }
+    await tab.ok("create_user")
+    assert (await tab.call("send", chat=12345, text="hi"))["error"]["message"] == (
+        "PEER_ID_INVALID"
+    )
+    assert (await tab.call("send", chat="x", text="hi"))["error"]["message"] == "PEER_ID_INVALID"
+    assert (await tab.call("resolve", username=7))["error"]["message"] == "USERNAME_INVALID"
+    assert (await tab.ok("dialogs"))["dialogs"] == []
+
+
+async def test_messages_are_sent_and_pushed_through_the_services(
+    http: aiohttp.ClientSession, server: LoopgramServer
+) -> None:
+    alice, bob = await open_tab(http, server), await open_tab(http, server)
+    a = (await alice.ok("sign_in", phone="+999 66 5550011", code="12345"))["me"]
+    (await bob.ok("sign_in", phone="+999 66 5550012", code="12345"))["me"]
+    server.storage.accounts.update(a["id"], username="alice_web")
+    found = await bob.ok("resolve", username="@alice_web")
+    sent = await bob.ok("send", chat=found["chat"], text="hello alice")
+    assert sent["message"]["out"] and sent["message"]["text"] == "hello alice"
+    push = await alice.receive()
+    assert push["type"] == "update" and push["update"]["type"] == "message"
+    assert push["update"]["message"]["text"] == "hello alice"
+    assert not push["update"]["message"]["out"]
+
+
+async def test_the_feed_is_listened_to_only_while_a_tab_watches(
+    http: aiohttp.ClientSession, server: LoopgramServer
+) -> None:
+    tab = await open_tab(http, server)
+    await tab.ok("create_user")
+    assert not server.core.feed.listening
+    await tab.ok("watch", on=True)
+    assert server.core.feed.listening
+    await tab.ok("dialogs")
+    call = next(m for m in tab.pushed if m["type"] == "call")["call"]
+    assert call["door"] == "web" and call["method"] == "messages.getDialogs"
+    assert call["error"] is None and call["ms"] >= 0
+    await tab.ok("watch", on=False)
+    assert not server.core.feed.listening
+
+
+async def test_a_websocket_from_another_origin_is_refused(
+    http: aiohttp.ClientSession, server: LoopgramServer
+) -> None:
+    with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+        await http.ws_connect(ws_url(server), headers={"Origin": "https://evil.example"})
+    assert refused.value.status == 403
+    same = server.bot_api_url
+    assert same is not None
+    ws = await http.ws_connect(ws_url(server), headers={"Origin": same})
+    await ws.close()
+
+
+def test_loopback_addresses_need_no_token_others_do() -> None:
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("127.1.2.3")
+    assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.5") and not is_loopback("")
+
+
+async def test_off_loopback_the_page_needs_the_token_printed_at_start(
+    loopgram_rsa_key: RsaPrivateKey,
+) -> None:
+    # unsafe: keep cookies of IP-address hosts, as browsers do.
+    jar = aiohttp.CookieJar(unsafe=True)
+    async with (
+        aiohttp.ClientSession(cookie_jar=jar) as http,
+        LoopgramServer(host="0.0.0.0", port=0, bot_api_port=0, rsa_key=loopgram_rsa_key) as server,
+    ):
+        web_url = server.web_url
+        assert web_url is not None and "?token=" in web_url
+        assert f"web: {web_url}\n" in server.facts.describe()
+        token = web_url.split("?token=")[1]
+        base = web_url.split("?")[0]
+        for path in ("", "static/app.js"):
+            async with http.get(base + path) as r:
+                assert r.status == 403
+        async with http.get(f"{base}?token=wrong") as r:
+            assert r.status == 403
+        with pytest.raises(aiohttp.WSServerHandshakeError):
+            await http.ws_connect(ws_url(server))
+        async with http.get(web_url) as r:
+            assert r.status == 200
+            assert r.cookies[COOKIE].value == token
+        # The cookie now opens the rest, the socket included.
+        async with http.get(f"{base}static/app.js") as r:
+            assert r.status == 200
+        ws = await http.ws_connect(ws_url(server))
+        assert json.loads((await ws.receive(timeout=10)).data)["type"] == "hello"
+        await ws.close()
+
+
+async def test_a_tab_that_stops_reading_is_closed_instead_of_queueing_forever() -> None:
+    from loopgram.web.server import MAX_OUTBOX, Tab
+
+    closed: list[int] = []
+
+    class Socket:
+        async def close(self, *, code: int, message: bytes) -> bool:
+            closed.append(code)
+            return True
+
+    tab = Tab(Socket())  # type: ignore[arg-type]
+    for i in range(MAX_OUTBOX + 5):
+        tab.send({"n": i})
+    await asyncio.sleep(0)
+    assert tab.outbox.qsize() == MAX_OUTBOX
+    assert tab.dropped and closed == [1008]
