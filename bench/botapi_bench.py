@@ -239,6 +239,15 @@ class RawBot:
         self.task = asyncio.create_task(self._run())
 
     async def _run(self) -> None:
+        try:
+            await self._loop()
+        except asyncio.CancelledError:
+            raise
+        except BaseException as e:
+            print(f"the raw bot stopped: {e!r}", file=sys.stderr, flush=True)
+            raise
+
+    async def _loop(self) -> None:
         http, prefix = self.http, self.prefix
         offset = 0
         http.write(http.request(f"{prefix}getUpdates?offset={offset}&timeout=50"))
@@ -434,6 +443,8 @@ class Result:
 
 
 def _percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")  # nothing completed: the bot under test is stuck
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 

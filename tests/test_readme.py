@@ -22,7 +22,7 @@ MARKED = re.compile(
 )
 # The snippets the README shows for testing a bot with each client library: dropping a
 # marker must not make its snippet silently untested.
-EXPECTED = {"loopgram", "telethon", "pyrogram", "serverthread"}
+EXPECTED = {"loopgram", "telethon", "pyrogram", "ptb", "serverthread"}
 
 
 def snippets() -> dict[str, str]:

@@ -12,7 +12,8 @@
   server has run with (JSON: ``host``, ``port``, ``public_key_pem``, ``fingerprint`` and
   ``layers: {min, max, shipped}``).
 - ``loopgram bot create NAME`` prints the new bot's token, alone on stdout; ``bot list``
-  lists the bots; ``bot token NAME`` prints a bot's token again, ``--revoke`` replaces it.
+  lists the bots; ``bot token NAME`` prints a bot's token again, ``--revoke`` replaces it;
+  ``bot privacy NAME [on|off]`` switches (or prints) the bot's privacy mode in groups.
   ``loopgram user create PHONE`` prints the new user's id; ``user list`` lists the users.
   All work while the server runs on the same directory (SQLite in WAL mode lets both
   processes write).
@@ -442,6 +443,16 @@ def _bot_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bot_privacy(args: argparse.Namespace) -> int:
+    with _storage(args) as storage:
+        bot = _find_bot(storage, args.name)
+        if args.mode is not None:
+            storage.chats.set_bot_privacy(bot.id, args.mode == "on")
+        enabled = storage.chats.bot_privacy(bot.id)
+    print(f"@{bot.username}: privacy {'on' if enabled else 'off'}")
+    return 0
+
+
 def _user_create(args: argparse.Namespace) -> int:
     from loopgram.server import RpcError, ServerCore
 
@@ -634,6 +645,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_data_option(bot_token, DEFAULT_DATA_DIR)
     bot_token.set_defaults(func=_bot_token)
+    bot_privacy = bot_sub.add_parser(
+        "privacy", help="a bot's privacy mode in groups (as BotFather's /setprivacy)"
+    )
+    bot_privacy.add_argument("name", help="the bot's username")
+    bot_privacy.add_argument(
+        "mode",
+        nargs="?",
+        choices=("on", "off"),
+        help="on: only commands and mentions; off: every message (default: print the mode)",
+    )
+    _add_data_option(bot_privacy, DEFAULT_DATA_DIR)
+    bot_privacy.set_defaults(func=_bot_privacy)
 
     user = sub.add_parser("user", help="manage user accounts")
     user_sub = user.add_subparsers(dest="user_command", required=True)

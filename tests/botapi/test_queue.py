@@ -152,19 +152,3 @@ def test_update_json_is_the_rendered_update_as_text(setup: tuple[UpdateQueues, i
     pushed = queues.push(bot, "callback_query", {"id": "5", "data": 'a"\\é'})
     assert pushed is not None
     assert json.loads(update_json(pushed)) == render_update(pushed)
-
-
-def test_pushed_updates_reach_the_storage_together_and_before_any_read(
-    setup: tuple[UpdateQueues, int],
-) -> None:
-    queues, bot = setup
-    repo = queues._repo
-    ids = _push(queues, bot, 3)
-    assert repo.pending(bot, from_id=0, limit=10) == []  # not written yet
-    assert queues.pending_count(bot) == 3  # a read of the queue writes them first
-    assert [u.update_id for u in repo.pending(bot, from_id=0, limit=10)] == ids
-    more = _push(queues, bot, 2)
-    assert more[0] == ids[-1] + 1
-    queues.flush()
-    assert repo.state(bot).next_id == more[-1] + 1  # type: ignore[union-attr]
-    assert _ids(queues, bot, 0) == ids + more

@@ -1,13 +1,22 @@
-"""Server layer: one test per row of DESIGN.md's table "The callback-query rules"."""
+"""Server layer: one test per row of DESIGN.md's table "The callback-query rules", each in
+a private chat and in a basic group.
+
+In the ``group`` run every conversation between a user and a bot happens in a group of the
+two (created on first use): ``Caller.input_peer`` answers the group's ``inputPeerChat``, so
+the same requests and assertions exercise the group path. Conversations between two users
+(the inline-mode row) stay private.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 import pytest
 
 import loopgram.tl.functions.messages as fmsg
 from loopgram.mtproto.deps import FakeClock
 from loopgram.server import ServerConfig, ServerCore
-from loopgram.storage import PeerRef, Storage
+from loopgram.storage import Account, PeerRef, Storage
 from loopgram.tl import types
 from loopgram.tl.types import messages as msg_types
 
@@ -25,10 +34,45 @@ from .support import (
     start_press,
 )
 
+
+@pytest.fixture(params=["private", "group"], autouse=True)
+def chat_kind(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    if request.param == "group":
+        private_peer = Caller.input_peer
+
+        def group_peer(self: Caller, other: Caller | Account) -> Any:
+            account = other.me if isinstance(other, Caller) else other
+            if self.me.is_bot == account.is_bot:
+                return private_peer(self, other)
+            user, bot = (account, self.me) if self.me.is_bot else (self.me, account)
+            return types.InputPeerChat(chat_id=_group_of(self.core.storage, user, bot))
+
+        monkeypatch.setattr(Caller, "input_peer", group_peer)
+    return str(request.param)
+
+
+def _group_of(storage: Storage, user: Account, bot: Account) -> int:
+    # Made straight in storage: no service message disturbs what the rows count.
+    shared = set(storage.chats.chats_of(user.id)) & set(storage.chats.chats_of(bot.id))
+    if shared:
+        return min(shared)
+    chat, _ = storage.chats.create(user.id, "rules", [bot.id], date=0)
+    return chat.id
+
+
+def _peer(chat_kind: str, bot: Caller, user: Caller) -> PeerRef:
+    """The chat of ``bot`` and ``user`` as the storage keys it."""
+    if chat_kind == "group":
+        return PeerRef.chat(_group_of(bot.core.storage, user.me, bot.me))
+    return PeerRef.user(user.me.id)
+
+
 # -- a user presses a callback button of a bot's message ------------------------------------
 
 
-async def test_press_sends_update_bot_callback_query_and_stays_pending(core: ServerCore) -> None:
+async def test_press_sends_update_bot_callback_query_and_stays_pending(
+    core: ServerCore, chat_kind: str
+) -> None:
     bot = await login_bot(core, "shop_bot")
     user = await login_user(core, "+1 555 0100")
     msg_id = await keyboard_message(bot, user)
@@ -39,12 +83,20 @@ async def test_press_sends_update_bot_callback_query_and_stays_pending(core: Ser
     assert not task.done()
     (batch,) = bot.pushed
     assert isinstance(batch, types.Updates)
-    assert batch.seq == 0 and batch.date == int(core.clock()) and batch.chats == []
+    assert batch.seq == 0 and batch.date == int(core.clock())
+    group = _peer(chat_kind, bot, user)
+    if chat_kind == "group":
+        assert [c.id for c in batch.chats if isinstance(c, types.Chat)] == [group.id]
+    else:
+        assert batch.chats == []
     assert [u.id for u in batch.users if isinstance(u, types.User)] == [user.me.id]
     (query,) = batch.updates
     assert isinstance(query, types.UpdateBotCallbackQuery)
     assert query.user_id == user.me.id
-    assert query.peer == types.PeerUser(user_id=user.me.id)
+    if chat_kind == "group":
+        assert query.peer == types.PeerChat(chat_id=group.id)
+    else:
+        assert query.peer == types.PeerUser(user_id=user.me.id)
     assert query.data == b"b" and query.game_short_name is None
     assert query.query_id != 0
     # msg_id is the message's id in the bot's box, where the bot can edit it.
@@ -343,11 +395,12 @@ async def test_data_not_on_keyboard_is_data_invalid(core: ServerCore) -> None:
     assert bot.updates_of(types.UpdateBotCallbackQuery) == []
 
 
-async def test_data_of_edited_away_button_is_data_invalid(core: ServerCore) -> None:
+async def test_data_of_edited_away_button_is_data_invalid(core: ServerCore, chat_kind: str) -> None:
     bot = await login_bot(core, "shop_bot")
     user = await login_user(core, "+1 555 0100")
     msg_id = await keyboard_message(bot, user)
-    bot_msg_id = core.storage.messages.history(bot.me.id, _peer(user), limit=1)[0].id
+    chat = _peer(chat_kind, bot, user)
+    bot_msg_id = core.storage.messages.history(bot.me.id, chat, limit=1)[0].id
     await bot.call(
         fmsg.EditMessage(
             peer=bot.input_peer(user),
@@ -458,7 +511,7 @@ async def test_chat_instance_is_the_same_for_every_user_of_a_chat(core: ServerCo
     sent = core.services.messages.send_inline(
         bot.me, alice.me, bob.me, "vote", reply_markup=keyboard([callback("Yes", b"y")])
     )
-    bob_copy = core.storage.messages.history(bob.me.id, _peer(alice), limit=1)[0]
+    bob_copy = core.storage.messages.history(bob.me.id, PeerRef.user(alice.me.id), limit=1)[0]
 
     t1 = await start_press(alice, bob, sent.message.id, b"y")
     t2 = await start_press(bob, alice, bob_copy.id, b"y")
@@ -520,10 +573,6 @@ async def test_game_flag_on_message_without_game_button_is_data_invalid(core: Se
 
 
 # -- helpers ---------------------------------------------------------------------------------------
-
-
-def _peer(caller: Caller) -> PeerRef:
-    return PeerRef.user(caller.me.id)
 
 
 async def _game_message(bot: Caller, user: Caller) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import urllib.request
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 
 from loopgram.crypto import RsaPrivateKey
 from loopgram.server.app import LoopgramServer
+from loopgram.testing.server import ServerThread
 from loopgram.web import COOKIE, is_loopback
 
 
@@ -222,3 +224,11 @@ async def test_a_tab_that_stops_reading_is_closed_instead_of_queueing_forever() 
     await asyncio.sleep(0)
     assert tab.outbox.qsize() == MAX_OUTBOX
     assert tab.dropped and closed == [1008]
+
+
+def test_the_pytest_fixture_serves_the_page(loopgram_server: ServerThread) -> None:
+    url = loopgram_server.web_url
+    assert url is not None and url == f"{loopgram_server.bot_api_url}/web/"
+    with urllib.request.urlopen(url, timeout=10) as response:
+        assert response.status == 200
+        assert b"<title>loopgram</title>" in response.read()

@@ -219,7 +219,6 @@ class BotApiGateway:
         )
         self._bots: dict[int, _Bot] = {}
         self._tokens: dict[str, tuple[Account, int]] = {}
-        self._flush_soon = False
         self._tokens_resets = 0
         self._warned: set[str] = set()
         self.closed = False
@@ -243,7 +242,6 @@ class BotApiGateway:
     def close(self) -> None:
         """Stop taking requests and updates; waiting long polls answer with nothing."""
         self.closed = True
-        self._flush_queues()
         for bot in list(self._bots.values()):
             self.release(bot)
 
@@ -454,20 +452,7 @@ class BotApiGateway:
                 if item is not None and self.queues.push(bot.account.id, *item) is not None:
                     queued = True
         if queued:
-            if not self._flush_soon:
-                # The updates of one event-loop turn reach the storage in one transaction
-                # (a poll woken now reads them first anyway).
-                self._flush_soon = True
-                asyncio.get_running_loop().call_soon(self._flush_queues)
             bot.notify()
-
-    def _flush_queues(self) -> None:
-        self._flush_soon = False
-        try:
-            with self.storage.reading():
-                self.queues.flush()
-        except Exception:
-            log.exception("writing the Bot API update queues failed")
 
     def _convert(
         self, bot: _Bot, update: abcs.Update, users: dict[int, JsonObject]
@@ -476,9 +461,13 @@ class BotApiGateway:
             new = update.message
             if not isinstance(new, types.Message) or new.out:
                 return None  # the bot's own messages are not updates for it
+            if not isinstance(new.peer_id, types.PeerUser):
+                return None  # basic groups reach Bot API bots with the group chat types
             kind = "message" if isinstance(update, types.UpdateNewMessage) else "edited_message"
             return kind, objects.message_to_api(new, users)
         if isinstance(update, types.UpdateBotCallbackQuery):
+            if not isinstance(update.peer, types.PeerUser):
+                return None  # a press in a basic group: as for its messages, above
             copy = self.storage.messages.get(bot.account.id, update.msg_id)
             message: JsonObject
             if copy is None:

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
 from loopgram.storage import Clock, RandomBytes, Storage
-from loopgram.storage.bot_updates import BotQueueNotFound, BotQueueState, BotUpdate
+from loopgram.storage.bot_updates import BotQueueState, BotUpdate
 
 FIRST_ID_LOW: Final = 2_000_001
 FIRST_ID_HIGH: Final = 1_000_000_000
@@ -117,14 +117,8 @@ class UpdateQueues:
         self._expired: dict[int, tuple[int, int]] = {}
         # Whether each bot has a webhook: only this gateway sets one, and every poll asks.
         self._webhooks: dict[int, bool] = {}
-        # Write-behind: pushed updates get their ids here and reach the storage together at
-        # ``flush`` (the gateway's, once per event-loop turn) or before any read of the
-        # queue. Only this gateway pushes, so the next id is known here.
-        self._next: dict[int, int] = {}
-        self._unwritten: dict[int, list[BotUpdate]] = {}
 
     def open(self, bot_id: int) -> BotQueueState:
-        self.flush(bot_id)
         state = self._repo.open(bot_id, first_id=first_update_id(self._random))
         self._allowed[bot_id] = allowed_kinds(state.allowed_updates)
         return state
@@ -143,36 +137,7 @@ class UpdateQueues:
         if kind not in allowed:
             return None
         body = json.dumps({kind: obj}, ensure_ascii=False, separators=(",", ":")).encode()
-        next_id = self._next.get(bot_id)
-        if next_id is None:
-            state = self._repo.state(bot_id)
-            if state is None:
-                return None
-            next_id = state.next_id
-        update = BotUpdate(bot_id, next_id, int(self._clock()), kind, body)
-        self._next[bot_id] = next_id + 1
-        self._unwritten.setdefault(bot_id, []).append(update)
-        return update
-
-    def unwritten(self) -> bool:
-        return bool(self._unwritten)
-
-    def flush(self, bot_id: int | None = None) -> None:
-        """Write the pushed updates of one bot (or of all) in one transaction each."""
-        if bot_id is None:
-            for pending_bot in list(self._unwritten):
-                self.flush(pending_bot)
-            return
-        updates = self._unwritten.pop(bot_id, None)
-        if not updates:
-            return
-        try:
-            self._repo.push_many(bot_id, updates)
-        except BotQueueNotFound:
-            self._next.pop(bot_id, None)  # the bot (and its queue) is gone
-        except BaseException:
-            self._unwritten[bot_id] = updates + self._unwritten.get(bot_id, [])
-            raise
+        return self._repo.push(bot_id, kind, body, date=int(self._clock()))
 
     def set_allowed(self, bot_id: int, kinds: Iterable[str]) -> None:
         stored = encode_allowed(list(kinds))
@@ -181,7 +146,6 @@ class UpdateQueues:
 
     def take(self, bot_id: int, offset: int, limit: int) -> list[BotUpdate]:
         """What ``getUpdates`` returns (confirming what the offset confirms)."""
-        self.flush(bot_id)
         limit = min(max(limit, 1), LIMIT_MAX)
         self._expire(bot_id)
         state = self._repo.state(bot_id)
@@ -203,18 +167,15 @@ class UpdateQueues:
 
     def drop_all(self, bot_id: int) -> int:
         """``drop_pending_updates``: forget everything queued."""
-        self.flush(bot_id)
         state = self._repo.state(bot_id)
         if state is None:
             return 0
         return self._repo.confirm(bot_id, state.next_id)
 
     def state(self, bot_id: int) -> BotQueueState | None:
-        self.flush(bot_id)
         return self._repo.state(bot_id)
 
     def confirm(self, bot_id: int, below: int) -> int:
-        self.flush(bot_id)
         return self._repo.confirm(bot_id, below)
 
     def set_webhook(
@@ -234,7 +195,6 @@ class UpdateQueues:
         self._repo.webhook_failed(bot_id, date=int(self._clock()), message=message)
 
     def pending_count(self, bot_id: int) -> int:
-        self.flush(bot_id)
         state = self._repo.state(bot_id)
         return 0 if state is None else state.pending
 

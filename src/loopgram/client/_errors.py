@@ -11,6 +11,7 @@ from typing import Final
 from loopgram.client._error_base import (
     BadRequestError,
     FloodError,
+    ForbiddenError,
     RpcError,
     ServerError,
     UnauthorizedError,
@@ -135,6 +136,62 @@ class PeerIdInvalidError(BadRequestError):
     CODE = 400
     NAME = "PEER_ID_INVALID"
     DESCRIPTION = "The peer is invalid or unknown"
+
+
+class ChatIdInvalidError(BadRequestError):
+    """400 CHAT_ID_INVALID: The chat is invalid or unknown."""
+
+    CODE = 400
+    NAME = "CHAT_ID_INVALID"
+    DESCRIPTION = "The chat is invalid or unknown"
+
+
+class ChatTitleEmptyError(BadRequestError):
+    """400 CHAT_TITLE_EMPTY: The chat title is empty."""
+
+    CODE = 400
+    NAME = "CHAT_TITLE_EMPTY"
+    DESCRIPTION = "The chat title is empty"
+
+
+class ChatNotModifiedError(BadRequestError):
+    """400 CHAT_NOT_MODIFIED: The change would not modify the chat."""
+
+    CODE = 400
+    NAME = "CHAT_NOT_MODIFIED"
+    DESCRIPTION = "The change would not modify the chat"
+
+
+class ChatAdminRequiredError(BadRequestError):
+    """400 CHAT_ADMIN_REQUIRED: Only an admin of the chat can do this."""
+
+    CODE = 400
+    NAME = "CHAT_ADMIN_REQUIRED"
+    DESCRIPTION = "Only an admin of the chat can do this"
+
+
+class UserNotParticipantError(BadRequestError):
+    """400 USER_NOT_PARTICIPANT: The user is not a member of the chat."""
+
+    CODE = 400
+    NAME = "USER_NOT_PARTICIPANT"
+    DESCRIPTION = "The user is not a member of the chat"
+
+
+class UserAlreadyParticipantError(BadRequestError):
+    """400 USER_ALREADY_PARTICIPANT: The user is already a member of the chat."""
+
+    CODE = 400
+    NAME = "USER_ALREADY_PARTICIPANT"
+    DESCRIPTION = "The user is already a member of the chat"
+
+
+class ChatWriteForbiddenError(ForbiddenError):
+    """403 CHAT_WRITE_FORBIDDEN: You are not a member of the chat."""
+
+    CODE = 403
+    NAME = "CHAT_WRITE_FORBIDDEN"
+    DESCRIPTION = "You are not a member of the chat"
 
 
 class UserIdInvalidError(BadRequestError):
@@ -574,6 +631,13 @@ BY_NAME: Final[dict[str, type[RpcError]]] = {
     "MESSAGE_NOT_MODIFIED": MessageNotModifiedError,
     "MESSAGE_AUTHOR_REQUIRED": MessageAuthorRequiredError,
     "PEER_ID_INVALID": PeerIdInvalidError,
+    "CHAT_ID_INVALID": ChatIdInvalidError,
+    "CHAT_TITLE_EMPTY": ChatTitleEmptyError,
+    "CHAT_NOT_MODIFIED": ChatNotModifiedError,
+    "CHAT_ADMIN_REQUIRED": ChatAdminRequiredError,
+    "USER_NOT_PARTICIPANT": UserNotParticipantError,
+    "USER_ALREADY_PARTICIPANT": UserAlreadyParticipantError,
+    "CHAT_WRITE_FORBIDDEN": ChatWriteForbiddenError,
     "USER_ID_INVALID": UserIdInvalidError,
     "USER_IS_BOT": UserIsBotError,
     "PHONE_CODE_EMPTY": PhoneCodeEmptyError,
@@ -644,6 +708,11 @@ __all__ = [
     "ButtonTextInvalidError",
     "ButtonTypeInvalidError",
     "ButtonUrlInvalidError",
+    "ChatAdminRequiredError",
+    "ChatIdInvalidError",
+    "ChatNotModifiedError",
+    "ChatTitleEmptyError",
+    "ChatWriteForbiddenError",
     "ConnectionLangPackInvalidError",
     "ConnectionLayerInvalidError",
     "DataInvalidError",
@@ -692,9 +761,11 @@ __all__ = [
     "SearchQueryEmptyError",
     "SendMessageTypeInvalidError",
     "UrlInvalidError",
+    "UserAlreadyParticipantError",
     "UserBotRequiredError",
     "UserIdInvalidError",
     "UserIsBotError",
+    "UserNotParticipantError",
     "UsernameInvalidError",
     "UsernameNotOccupiedError",
     "UsernameOccupiedError",

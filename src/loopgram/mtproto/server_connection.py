@@ -702,6 +702,10 @@ class ServerConnection(ConnectionBase):
                 return
             except DECODE_ERRORS:
                 request = None
+            finally:
+                # The reader outlives the query: left pointing at the body, an idle
+                # connection would keep what its last request inflated to.
+                r.data = b""
             self._budget = r.budget
         inflated = budget - self._budget
         if inflated:

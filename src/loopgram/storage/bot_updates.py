@@ -105,11 +105,6 @@ class BotUpdateRepository(Protocol):
         """Append an update under the queue's next id; ``BotQueueNotFound`` without a queue."""
         ...
 
-    def push_many(self, bot_id: int, updates: list[BotUpdate]) -> None:
-        """Write updates numbered by the caller (consecutive from the queue's next id, which
-        moves past the last); ``BotQueueNotFound`` without a queue."""
-        ...
-
     def pending(self, bot_id: int, *, from_id: int, limit: int) -> list[BotUpdate]:
         """Unconfirmed updates with ``update_id >= from_id``, ascending, at most ``limit``."""
         ...
@@ -192,13 +187,6 @@ class MemoryBotUpdates:
             q.updates.append(update)
             q.next_id += 1
             return update
-
-    def push_many(self, bot_id: int, updates: list[BotUpdate]) -> None:
-        with self._data.tx():
-            q = self._queue(bot_id)
-            q.updates.extend(updates)
-            if updates:
-                q.next_id = max(q.next_id, updates[-1].update_id + 1)
 
     def pending(self, bot_id: int, *, from_id: int, limit: int) -> list[BotUpdate]:
         limit = c.check_limit(limit)
@@ -356,22 +344,6 @@ class SqliteBotUpdates:
                 (bot_id, update.update_id, when, kind, update.body),
             )
         return update
-
-    def push_many(self, bot_id: int, updates: list[BotUpdate]) -> None:
-        if not updates:
-            return
-        with self._queue_write() as conn:
-            cur = conn.execute(
-                "UPDATE bot_queues SET next_id = max(next_id, ?) WHERE bot_id = ?",
-                (updates[-1].update_id + 1, bot_id),
-            )
-            if cur.rowcount == 0:
-                raise BotQueueNotFound(bot_id)
-            conn.executemany(
-                "INSERT INTO bot_updates (bot_id, update_id, date, kind, body) "
-                "VALUES (?, ?, ?, ?, ?)",
-                [(bot_id, u.update_id, u.date, u.kind, u.body) for u in updates],
-            )
 
     def pending(self, bot_id: int, *, from_id: int, limit: int) -> list[BotUpdate]:
         limit = c.check_limit(limit)

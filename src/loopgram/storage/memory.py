@@ -20,6 +20,7 @@ from loopgram.storage import _common as c
 from loopgram.storage._common import UNSET, Unset
 from loopgram.storage.bot_commands import MemoryBotCommands
 from loopgram.storage.bot_updates import MemoryBotUpdates
+from loopgram.storage.chats import MemoryChats
 from loopgram.storage.dialogs import MemoryContacts, MemoryDialogs
 from loopgram.storage.errors import (
     AccountNotFound,
@@ -742,6 +743,7 @@ class MemoryStorage:
         self._bot_commands = MemoryBotCommands(data)
         self._dialogs = MemoryDialogs(data)
         self._contacts = MemoryContacts(data)
+        self._chats = MemoryChats(data)
 
     @property
     def settings(self) -> MemorySettings:
@@ -786,6 +788,10 @@ class MemoryStorage:
     @property
     def contacts(self) -> MemoryContacts:
         return self._contacts
+
+    @property
+    def chats(self) -> MemoryChats:
+        return self._chats
 
     def reading(self) -> AbstractContextManager[None]:
         """Nothing to group here: every read sees the one copy of the data."""

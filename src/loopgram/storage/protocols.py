@@ -17,6 +17,7 @@ from typing import Protocol
 from loopgram.storage._common import UNSET, Unset
 from loopgram.storage.bot_commands import BotCommandRepository
 from loopgram.storage.bot_updates import BotUpdateRepository
+from loopgram.storage.chats import ChatRepository
 from loopgram.storage.dialogs import ContactRepository, DialogRepository
 from loopgram.storage.models import (
     Account,
@@ -322,6 +323,11 @@ class Storage(Protocol):
     @property
     def contacts(self) -> ContactRepository:
         """Accounts' address books (``loopgram.storage.dialogs``)."""
+        ...
+
+    @property
+    def chats(self) -> ChatRepository:
+        """Basic groups, their members and bots' privacy mode (``loopgram.storage.chats``)."""
         ...
 
     def reading(self) -> AbstractContextManager[None]:

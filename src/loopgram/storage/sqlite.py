@@ -31,6 +31,7 @@ from loopgram.storage import _common as c
 from loopgram.storage._common import UNSET, Unset
 from loopgram.storage.bot_commands import SqliteBotCommands
 from loopgram.storage.bot_updates import SqliteBotUpdates
+from loopgram.storage.chats import SqliteChats
 from loopgram.storage.dialogs import SqliteContacts, SqliteDialogs
 from loopgram.storage.errors import (
     AccountNotFound,
@@ -1360,6 +1361,7 @@ class SqliteStorage:
         self._bot_commands = SqliteBotCommands(self._db)
         self._dialogs = SqliteDialogs(self._db)
         self._contacts = SqliteContacts(self._db)
+        self._chats = SqliteChats(self._db)
 
     @classmethod
     def in_directory(
@@ -1425,6 +1427,10 @@ class SqliteStorage:
     @property
     def contacts(self) -> SqliteContacts:
         return self._contacts
+
+    @property
+    def chats(self) -> SqliteChats:
+        return self._chats
 
     def reading(self) -> AbstractContextManager[None]:
         """Group the reads of one synchronous step (the server: one batch of requests).

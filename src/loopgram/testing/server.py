@@ -275,6 +275,14 @@ class ServerThread:
             self._await(self._start_bot_api)
         return server.bot_api_url
 
+    @property
+    def web_url(self) -> str | None:
+        """The web page's address (``loopgram.web``, on the Bot API's listener, so started
+        on demand with it); ``None`` without the Bot API."""
+        if self.bot_api_url is None:
+            return None
+        return self.server.web_url
+
     async def _start_bot_api(self) -> None:
         server = self.server
         if server.bot_api_url is None:

@@ -11,6 +11,7 @@ from loopgram.server.handlers import (
     account,
     auth,
     bots,
+    chats,
     contacts,
     dialogs,
     help,
@@ -31,6 +32,7 @@ def default_registry() -> Registry:
         messages.registry,
         dialogs.registry,
         bots.registry,
+        chats.registry,
     )
 
 

@@ -24,6 +24,16 @@ async def handle_send_message(ctx: RequestContext, req: fn.SendMessage) -> types
     quick_reply_shortcut:flags.17?InputQuickReplyShortcut effect:flags.18?long
     allow_paid_stars:flags.21?long suggested_post:flags.22?SuggestedPost
     rich_message:flags.23?InputRichMessage = Updates;"""
+    if isinstance(req.peer, types.InputPeerChat):
+        return ctx.services.chats.send_message(
+            ctx.me,
+            req.peer.chat_id,
+            req.message,
+            random_id=req.random_id,
+            reply_markup=req.reply_markup,
+            entities=req.entities,
+            origin=ctx.origin,
+        )
     return ctx.services.messages.send_message(
         ctx.me,
         req.peer,
@@ -47,6 +57,17 @@ async def handle_send_media(ctx: RequestContext, req: fn.SendMedia) -> types.Upd
     effect:flags.18?long allow_paid_stars:flags.21?long
     suggested_post:flags.22?SuggestedPost = Updates;"""
     # Only games are supported: the media of the callback-query story.
+    if isinstance(req.peer, types.InputPeerChat):
+        return ctx.services.chats.send_game(
+            ctx.me,
+            req.peer.chat_id,
+            req.media,
+            text=req.message,
+            random_id=req.random_id,
+            reply_markup=req.reply_markup,
+            entities=req.entities,
+            origin=ctx.origin,
+        )
     return ctx.services.messages.send_game(
         ctx.me,
         req.peer,
@@ -66,6 +87,15 @@ async def handle_edit_message(ctx: RequestContext, req: fn.EditMessage) -> types
     reply_markup:flags.2?ReplyMarkup entities:flags.3?Vector<MessageEntity>
     schedule_date:flags.15?int schedule_repeat_period:flags.18?int
     quick_reply_shortcut_id:flags.17?int rich_message:flags.23?InputRichMessage = Updates;"""
+    if isinstance(req.peer, types.InputPeerChat):
+        return ctx.services.chats.edit_message(
+            ctx.me,
+            req.peer.chat_id,
+            req.id,
+            text=req.message,
+            reply_markup=req.reply_markup,
+            origin=ctx.origin,
+        )
     return ctx.services.messages.edit_message(
         ctx.me,
         req.peer,
@@ -99,6 +129,16 @@ async def handle_edit_inline_bot_message(ctx: RequestContext, req: fn.EditInline
 async def handle_get_history(ctx: RequestContext, req: fn.GetHistory) -> abcs.messages.Messages:
     """messages.getHistory#4423e6c5 peer:InputPeer offset_id:int offset_date:int add_offset:int
     limit:int max_id:int min_id:int hash:long = messages.Messages;"""
+    if isinstance(req.peer, types.InputPeerChat):
+        return ctx.services.chats.history(
+            ctx.me,
+            req.peer.chat_id,
+            offset_id=req.offset_id,
+            add_offset=req.add_offset,
+            limit=req.limit,
+            max_id=req.max_id,
+            min_id=req.min_id,
+        )
     return ctx.services.messages.history(
         ctx.me,
         req.peer,
@@ -121,6 +161,10 @@ async def handle_read_history(
     ctx: RequestContext, req: fn.ReadHistory
 ) -> msg_types.AffectedMessages:
     """messages.readHistory#e306d3a peer:InputPeer max_id:int = messages.AffectedMessages;"""
+    if isinstance(req.peer, types.InputPeerChat):
+        return ctx.services.chats.read_history(
+            ctx.me, req.peer.chat_id, req.max_id, origin=ctx.origin
+        )
     return ctx.services.dialogs.read_history(ctx.me, req.peer, req.max_id, origin=ctx.origin)
 
 
@@ -139,6 +183,9 @@ async def handle_delete_messages(
 async def handle_set_typing(ctx: RequestContext, req: fn.SetTyping) -> bool:
     """messages.setTyping#58943ee2 flags:# peer:InputPeer top_msg_id:flags.0?int
     action:SendMessageAction = Bool;"""
+    if isinstance(req.peer, types.InputPeerChat):
+        ctx.services.chats.set_typing(ctx.me, req.peer.chat_id, req.action)
+        return True
     ctx.services.dialogs.set_typing(ctx.me, req.peer, req.action)
     return True
 

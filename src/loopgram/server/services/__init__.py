@@ -13,6 +13,7 @@ from loopgram.server.config import ServerConfig, ServerInfo
 from loopgram.server.hub import UpdateHub
 from loopgram.server.services.accounts import AccountService, BotCredentials
 from loopgram.server.services.callbacks import CallbackService, PendingPress
+from loopgram.server.services.chats import ChatService
 from loopgram.server.services.commands import BotCommandService
 from loopgram.server.services.dialogs import ContactService, DialogService
 from loopgram.server.services.help import HelpService
@@ -44,6 +45,7 @@ class Services:
     commands: BotCommandService
     dialogs: DialogService
     contacts: ContactService
+    chats: ChatService
 
     @classmethod
     def create(
@@ -80,6 +82,7 @@ class Services:
             commands=commands,
             dialogs=DialogService(storage, clock, hub, peers, messages),
             contacts=ContactService(storage, peers),
+            chats=ChatService(storage, clock, hub, peers, messages, config),
         )
 
 
@@ -88,6 +91,7 @@ __all__ = [
     "BotCommandService",
     "BotCredentials",
     "CallbackService",
+    "ChatService",
     "ContactService",
     "DialogService",
     "HelpService",

@@ -37,10 +37,12 @@ from loopgram.server.errors import (
     MESSAGE_ID_INVALID,
     MESSAGE_TOO_LONG,
     PASSWORD_MISSING,
+    PEER_ID_INVALID,
     QUERY_ID_INVALID,
     URL_INVALID,
     USER_BOT_REQUIRED,
 )
+from loopgram.server.services.chats import render_chat
 from loopgram.server.services.keys import ServerKeys
 from loopgram.server.services.markup import PressTargets
 from loopgram.server.services.messages import MessageService
@@ -149,6 +151,8 @@ class CallbackService:
         """``messages.getBotCallbackAnswer``: a new pending query for the message's bot."""
         if user.is_bot:
             raise BOT_METHOD_INVALID()
+        if isinstance(peer, types.InputPeerChat):
+            return self._press_in_chat(user, peer.chat_id, msg_id, data=data, game=game)
         chat = self._peers.peer(user, peer)
         copy = self._storage.messages.get(user.id, msg_id)
         if copy is None or copy.peer.kind is not PeerKind.USER or copy.peer.id != chat.id:
@@ -227,6 +231,70 @@ class CallbackService:
                 updates=[update],
                 users=[self._presser(user, bot.id)],
                 chats=[],
+                date=int(now),
+                seq=0,
+            ),
+        )
+        self._pending[query_id] = pending
+        heapq.heappush(self._deadlines, (pending.deadline, query_id))
+        return pending
+
+    def _press_in_chat(
+        self, user: Account, chat_id: int, msg_id: int, *, data: bytes | None, game: bool
+    ) -> PendingPress:
+        """A press in a basic group: any current member may press a bot's message; the bot
+        gets the group as ``peer`` and the group's ``chat_instance``. A user who left or
+        was removed keeps its copies but gets ``PEER_ID_INVALID``."""
+        if self._storage.chats.participant(chat_id, user.id) is None:
+            raise PEER_ID_INVALID()
+        ref = PeerRef.chat(chat_id)
+        copy = self._storage.messages.get(user.id, msg_id)
+        if copy is None or copy.peer != ref:
+            raise MESSAGE_ID_INVALID()
+        if game == (data is not None):
+            raise DATA_INVALID()
+        sender = self._storage.accounts.get(copy.sender_id)
+        if sender is None or not sender.is_bot or sender.id == user.id:
+            raise DATA_INVALID()
+        bot = sender
+        target = self._targets.find(copy.reply_markup, data=data, game=game)
+        if target is None:
+            raise DATA_INVALID()
+        if target.requires_password:
+            raise PASSWORD_MISSING()
+        game_short_name = None
+        if target.game:
+            media = parse_media(copy.media)
+            if not isinstance(media, types.MessageMediaGame) or not isinstance(
+                media.game, types.Game
+            ):
+                raise DATA_INVALID()
+            game_short_name = media.game.short_name
+        bot_copy = self._messages.find_copy(bot.id, ref, copy.global_id)
+        if bot_copy is None:
+            raise MESSAGE_ID_INVALID()
+        now = self._clock()
+        query_id = self._new_query_id()
+        update = types.UpdateBotCallbackQuery(
+            query_id=query_id,
+            user_id=user.id,
+            peer=types.PeerChat(chat_id=chat_id),
+            msg_id=bot_copy.id,
+            chat_instance=self._keys.group_chat_instance(chat_id),
+            data=data,
+            game_short_name=game_short_name,
+        )
+        chat = self._storage.chats.get(chat_id)
+        pending = PendingPress(
+            query_id=query_id,
+            bot_id=bot.id,
+            user_id=user.id,
+            deadline=now + self._config.callback_timeout,
+            game=game,
+            update=types.Updates(
+                updates=[update],
+                users=[self._presser(user, bot.id)],
+                chats=[] if chat is None else [render_chat(self._storage, chat, bot.id)],
                 date=int(now),
                 seq=0,
             ),

@@ -24,9 +24,15 @@ from loopgram.server.errors import (
     SEARCH_QUERY_EMPTY,
 )
 from loopgram.server.hub import UpdateHub
+from loopgram.server.services.chats import render_chats
 from loopgram.server.services.messages import MessageService
 from loopgram.server.services.peers import Peers
-from loopgram.server.services.render import message_user_ids, peer_of, render_message, render_users
+from loopgram.server.services.render import (
+    message_user_ids,
+    peer_of,
+    render_any,
+    render_users,
+)
 from loopgram.storage import Account, PeerKind, PeerRef, Storage, StoredMessage
 from loopgram.tl import abcs, types
 from loopgram.tl.types import contacts as contact_types
@@ -75,11 +81,14 @@ class DialogService:
             ordered = [(peer, copy) for peer, copy in ordered if copy.date < offset_date]
         page = ordered[:limit]
         dialogs, messages, users = self._render(viewer, page)
+        chats = render_chats(
+            self._storage, [p.id for p, _ in page if p.kind is PeerKind.CHAT], viewer.id
+        )
         if len(page) < len(ordered) or offset_id or offset_date:
             return msg_types.DialogsSlice(
-                count=len(tops), dialogs=dialogs, messages=messages, chats=[], users=users
+                count=len(tops), dialogs=dialogs, messages=messages, chats=chats, users=users
             )
-        return msg_types.Dialogs(dialogs=dialogs, messages=messages, chats=[], users=users)
+        return msg_types.Dialogs(dialogs=dialogs, messages=messages, chats=chats, users=users)
 
     def get_peer_dialogs(
         self, viewer: Account, peers: Sequence[abcs.InputDialogPeer]
@@ -90,6 +99,14 @@ class DialogService:
         for item in peers:
             if not isinstance(item, types.InputDialogPeer):
                 raise PEER_ID_INVALID()
+            if isinstance(item.peer, types.InputPeerChat):
+                chat_id = item.peer.chat_id
+                if self._storage.chats.participant(chat_id, viewer.id) is None and not (
+                    self._storage.messages.history(viewer.id, PeerRef.chat(chat_id), limit=1)
+                ):
+                    raise PEER_ID_INVALID()
+                refs.append(PeerRef.chat(chat_id))
+                continue
             refs.append(PeerRef.user(self._peers.peer(viewer, item.peer).id))
         tops = dict(self._storage.dialogs.tops(viewer.id))
         copies = self._tops(viewer.id, [(ref, tops.get(ref, 0)) for ref in refs])
@@ -98,7 +115,9 @@ class DialogService:
         return msg_types.PeerDialogs(
             dialogs=dialogs,
             messages=messages,
-            chats=[],
+            chats=render_chats(
+                self._storage, [r.id for r, _ in page if r.kind is PeerKind.CHAT], viewer.id
+            ),
             users=users,
             state=self._state(viewer.id),
         )
@@ -131,7 +150,7 @@ class DialogService:
             if peer.kind is PeerKind.USER:
                 user_ids.append(peer.id)
             if top is not None:
-                messages.append(render_message(top))
+                messages.append(render_any(top))
                 user_ids += message_user_ids(top)
         return dialogs, messages, self._render_ids(viewer.id, user_ids)
 

@@ -22,6 +22,8 @@ class MessageExtra:
     """A forwarded message's original author (``fwd_from.from_id``)."""
     fwd_date: int | None = None
     """When the original was sent (``fwd_from.date``)."""
+    action: bytes | None = None
+    """A service message's serialised ``MessageAction`` (the message is ``messageService``)."""
 
     def encode(self) -> bytes | None:
         fields: dict[str, Any] = {}
@@ -32,6 +34,8 @@ class MessageExtra:
         if self.fwd_from_id is not None:
             fields["fwd_from_id"] = self.fwd_from_id
             fields["fwd_date"] = self.fwd_date or 0
+        if self.action is not None:
+            fields["action"] = self.action.hex()
         return json.dumps(fields, sort_keys=True).encode() if fields else None
 
     @classmethod
@@ -42,11 +46,13 @@ class MessageExtra:
         via = fields.get("via_bot_id")
         fwd_from = fields.get("fwd_from_id")
         fwd_date = fields.get("fwd_date")
+        action = fields.get("action")
         return cls(
             via_bot_id=via if isinstance(via, int) else None,
             inline=fields.get("inline") is True,
             fwd_from_id=fwd_from if isinstance(fwd_from, int) else None,
             fwd_date=fwd_date if isinstance(fwd_date, int) else None,
+            action=bytes.fromhex(action) if isinstance(action, str) else None,
         )
 
 

@@ -45,6 +45,10 @@ class ServerKeys:
             memo[key] = value
         return value
 
+    def group_chat_instance(self, chat_id: int) -> int:
+        """The ``chat_instance`` of basic group ``chat_id``: one value for all its members."""
+        return self._int64(f"chat_instance:chat:{chat_id}")
+
     def inline_access_hash(self, owner_id: int, msg_id: int) -> int:
         """The access_hash of the inline message id for message ``msg_id`` of ``owner_id``."""
         return self._int64(f"inline:{owner_id}:{msg_id}")

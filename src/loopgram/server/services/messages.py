@@ -42,6 +42,7 @@ from loopgram.server.services.peers import Peers
 from loopgram.server.services.render import (
     message_user_ids,
     parse_media,
+    render_any,
     render_message,
     render_users,
 )
@@ -51,6 +52,7 @@ from loopgram.storage import (
     DeletedMessages,
     InlineMessage,
     MessageNotFound,
+    PeerKind,
     PeerRef,
     RandomIdTaken,
     Storage,
@@ -139,6 +141,25 @@ class MessageService:
         is a game of the bot that names itself in ``inputGameShortName``. Without a
         keyboard the message gets Telegram's default one, a single "Play" game button.
         """
+        short_name = self.game_short_name(sender, media)
+        recipient = self._recipient(sender, peer)
+        self._check_text(text, allow_empty=True)
+        packed = pack_checked_entities(text, entities, self._config, self._resolver(sender))
+        stored_media, markup = self.game_media(sender, short_name, reply_markup)
+        return self._send(
+            sender,
+            recipient,
+            text,
+            random_id,
+            markup,
+            packed,
+            stored_media,
+            origin,
+        )
+
+    def game_short_name(self, sender: Account, media: abcs.InputMedia) -> str:
+        """The short name of the game a bot sends with ``inputMediaGame`` (its own game);
+        ``MEDIA_INVALID`` / ``GAME_BOT_INVALID`` otherwise."""
         if not isinstance(media, types.InputMediaGame):
             raise MEDIA_INVALID()
         if not sender.is_bot:
@@ -150,16 +171,20 @@ class MessageService:
             raise GAME_BOT_INVALID()
         if not _GAME_SHORT_NAME.fullmatch(game.short_name):
             raise MEDIA_INVALID()
-        recipient = self._recipient(sender, peer)
-        self._check_text(text, allow_empty=True)
-        packed = pack_checked_entities(text, entities, self._config, self._resolver(sender))
-        game_id, access_hash = self._keys.game_id(sender.id, game.short_name)
+        return game.short_name
+
+    def game_media(
+        self, sender: Account, short_name: str, reply_markup: abcs.ReplyMarkup | None
+    ) -> tuple[bytes, abcs.ReplyMarkup | None]:
+        """The stored ``messageMediaGame`` of the bot's game and the message's keyboard
+        (without one, Telegram's default single "Play" button)."""
+        game_id, access_hash = self._keys.game_id(sender.id, short_name)
         stored_media = types.MessageMediaGame(
             game=types.Game(
                 id=game_id,
                 access_hash=access_hash,
-                short_name=game.short_name,
-                title=game.short_name,
+                short_name=short_name,
+                title=short_name,
                 description="",
                 photo=types.PhotoEmpty(id=0),
             )
@@ -171,7 +196,7 @@ class MessageService:
                     types.KeyboardInlineButtonRow(
                         buttons=[
                             types.KeyboardInlineButton(
-                                text=f"Play {game.short_name}", type=types.InlineButtonTypeGame()
+                                text=f"Play {short_name}", type=types.InlineButtonTypeGame()
                             )
                         ]
                     )
@@ -179,16 +204,7 @@ class MessageService:
             )
         else:
             markup = self._bot_markup(sender, reply_markup, allow_game=True)
-        return self._send(
-            sender,
-            recipient,
-            text,
-            random_id,
-            markup,
-            packed,
-            bytes(stored_media),
-            origin,
-        )
+        return bytes(stored_media), markup
 
     def send_inline(
         self,
@@ -276,26 +292,13 @@ class MessageService:
         ``drop_author``). Keyboards stay behind: their buttons belong to the original chat.
         A repeated ``random_id`` answers with the first forward's copy, as sendMessage does.
         """
-        source = PeerRef.user(self._peers.peer(sender, from_peer).id)
+        source = self.forward_source(sender, from_peer)
         recipient = self._recipient(sender, to_peer)
-        if not ids:
-            raise MESSAGE_IDS_EMPTY()
-        if len(random_ids) != len(ids) or len(set(random_ids)) != len(random_ids):
-            raise RANDOM_ID_INVALID()
-        found = {m.id: m for m in self._storage.messages.get_many(sender.id, ids)}
-        originals = [found.get(i) for i in ids]
+        plan = self.forward_plan(sender, source, ids, random_ids, drop_author=drop_author)
         answer: list[abcs.Update] = []
         new: list[abcs.Update] = []
         user_ids: list[int] = []
-        for original, random_id in zip(originals, random_ids, strict=True):
-            if original is None or original.peer != source:
-                raise MESSAGE_ID_INVALID()
-            before = MessageExtra.decode(original.extra)
-            extra = None
-            if not drop_author:
-                author = before.fwd_from_id or original.sender_id
-                when = before.fwd_date if before.fwd_from_id is not None else original.date
-                extra = MessageExtra(fwd_from_id=author, fwd_date=when)
+        for original, extra, random_id in plan:
             try:
                 copies = self._write(
                     sender,
@@ -331,6 +334,45 @@ class MessageService:
             date=int(self._clock()),
             seq=0,
         )
+
+    def forward_source(self, sender: Account, from_peer: abcs.InputPeer) -> PeerRef:
+        """The chat forwarded from: a private chat, or a basic group (whose messages must be
+        in the sender's box, which only a member or former member has)."""
+        if isinstance(from_peer, types.InputPeerChat):
+            return PeerRef.chat(from_peer.chat_id)
+        return PeerRef.user(self._peers.peer(sender, from_peer).id)
+
+    def forward_plan(
+        self,
+        sender: Account,
+        source: PeerRef,
+        ids: Sequence[int],
+        random_ids: Sequence[int],
+        *,
+        drop_author: bool,
+    ) -> list[tuple[StoredMessage, MessageExtra | None, int]]:
+        """Each message to forward with the ``fwd_from`` it gets and its random_id:
+        ``MESSAGE_ID_INVALID`` for a message not in ``source`` or a service message."""
+        if not ids:
+            raise MESSAGE_IDS_EMPTY()
+        if len(random_ids) != len(ids) or len(set(random_ids)) != len(random_ids):
+            raise RANDOM_ID_INVALID()
+        found = {m.id: m for m in self._storage.messages.get_many(sender.id, ids)}
+        plan: list[tuple[StoredMessage, MessageExtra | None, int]] = []
+        for msg_id, random_id in zip(ids, random_ids, strict=True):
+            original = found.get(msg_id)
+            if original is None or original.peer != source:
+                raise MESSAGE_ID_INVALID()
+            before = MessageExtra.decode(original.extra)
+            if before.action is not None:
+                raise MESSAGE_ID_INVALID()
+            extra = None
+            if not drop_author:
+                author = before.fwd_from_id or original.sender_id
+                when = before.fwd_date if before.fwd_from_id is not None else original.date
+                extra = MessageExtra(fwd_from_id=author, fwd_date=when)
+            plan.append((original, extra, random_id))
+        return plan
 
     # -- editing ----------------------------------------------------------------------------
 
@@ -486,7 +528,7 @@ class MessageService:
             if copy is None:
                 messages.append(types.MessageEmpty(id=msg_id))
             else:
-                messages.append(render_message(copy))
+                messages.append(render_any(copy))
         users = self._users_of(viewer.id, found.values())
         return msg_types.Messages(messages=messages, topics=[], chats=[], users=users)
 
@@ -503,17 +545,43 @@ class MessageService:
         """``messages.deleteMessages`` (and the Bot API's ``deleteMessage(s)``): delete from
         the owner's box, with ``revoke`` from the other side of each private chat too. Every
         account that lost messages gets ``updateDeleteMessages`` with its pts; ids that are
-        not in the owner's box are ignored, as on Telegram."""
-        written = self._storage.messages.delete(
-            owner.id, msg_ids, revoke=revoke, render_update=_render_delete
-        )
+        not in the owner's box are ignored, as on Telegram.
+
+        In a basic group only the author or an admin revokes a message for everyone;
+        another member's ``revoke`` deletes it from its own box only."""
+        own_only: list[int] = []
+        if revoke:
+            own_only = [
+                c.id
+                for c in self._storage.messages.get_many(owner.id, msg_ids)
+                if c.peer.kind is PeerKind.CHAT
+                and c.sender_id != owner.id
+                and not self._chat_admin(c.peer.id, owner.id)
+            ]
+        written = []
+        if own_only:
+            written += self._storage.messages.delete(
+                owner.id, own_only, revoke=False, render_update=_render_delete
+            )
+            kept = set(own_only)
+            msg_ids = [i for i in msg_ids if i not in kept]
+        if msg_ids:
+            written += self._storage.messages.delete(
+                owner.id, msg_ids, revoke=revoke, render_update=_render_delete
+            )
         for deleted, stored in written:
             self._publish(deleted.owner_id, [_logged(stored)], [], origin)
-        if written and written[0][0].owner_id == owner.id:
-            own = written[0][0]
-            return msg_types.AffectedMessages(pts=own.pts, pts_count=own.pts_count)
+        own = [deleted for deleted, _ in written if deleted.owner_id == owner.id]
+        if own:
+            return msg_types.AffectedMessages(
+                pts=own[-1].pts, pts_count=sum(d.pts_count for d in own)
+            )
         state = self._storage.updates.state(owner.id)
         return msg_types.AffectedMessages(pts=state.pts, pts_count=0)
+
+    def _chat_admin(self, chat_id: int, account_id: int) -> bool:
+        member = self._storage.chats.participant(chat_id, account_id)
+        return member is not None and member.admin
 
     # -- helpers the callback rules use -------------------------------------------------------
 

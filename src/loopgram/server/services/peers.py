@@ -2,7 +2,8 @@
 
 A client may only name an account it has seen: ``inputUser``/``inputPeerUser`` carry the
 access_hash the server gave out with the user, ``...FromMessage`` forms point at a message
-in the caller's box that shows the user. Only private chats exist, so every peer is a user.
+in the caller's box that shows the user. Basic groups (``inputPeerChat``) are resolved by
+``services.chats``, which checks membership instead of a hash.
 """
 
 from __future__ import annotations

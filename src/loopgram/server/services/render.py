@@ -37,7 +37,8 @@ def render_user(account: Account, viewer_id: int) -> types.User:
     return types.User(
         self_=is_self,
         bot=account.is_bot,
-        bot_nochats=account.is_bot,
+        # Bots join basic groups (``services.chats``): none is marked ``bot_nochats``.
+        bot_nochats=False,
         id=account.id,
         access_hash=account.access_hash,
         first_name=account.first_name,
@@ -97,6 +98,23 @@ def render_message(copy: StoredMessage) -> types.Message:
         reply_markup=parse_markup(copy.reply_markup),
         entities=parse_entities(copy.entities),
         edit_date=copy.edit_date,
+    )
+
+
+def render_any(copy: StoredMessage) -> abcs.Message:
+    """One box's copy as its owner sees it: a ``messageService`` for a service message
+    (its action is kept in ``extra``), else as ``render_message``."""
+    extra = MessageExtra.decode(copy.extra)
+    if extra.action is None:
+        return render_message(copy)
+    action: abcs.MessageAction = tl.read(extra.action)
+    return types.MessageService(
+        out=copy.out,
+        id=copy.id,
+        from_id=peer_user(copy.sender_id),
+        peer_id=peer_of(copy.peer),
+        date=copy.date,
+        action=action,
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from loopgram import tl
 from loopgram.mtproto.deps import Clock
 from loopgram.server.config import ServerConfig
+from loopgram.server.services.chats import render_chats
 from loopgram.server.services.render import render_users
 from loopgram.storage import Account, Storage, StoredUpdate
 from loopgram.tl import abcs, types
@@ -63,16 +64,22 @@ class UpdateService:
             else:
                 other.append(update)
             message = getattr(update, "message", None)
-            if isinstance(message, types.Message):
+            if isinstance(message, types.Message | types.MessageService):
                 user_ids.extend(_message_users(message))
+            if isinstance(message, types.MessageService):
+                user_ids.extend(getattr(message.action, "users", None) or [])
+                removed = getattr(message.action, "user_id", None)
+                if isinstance(removed, int):
+                    user_ids.append(removed)
         users = render_users(self._storage.accounts.get_many(dict.fromkeys(user_ids)), account.id)
+        chats = render_chats(self._storage, _message_chats(new_messages, other), account.id)
         last = entries[-1]
         if last.pts < state.pts:
             return upd_types.DifferenceSlice(
                 new_messages=new_messages,
                 new_encrypted_messages=[],
                 other_updates=other,
-                chats=[],
+                chats=chats,
                 users=users,
                 intermediate_state=upd_types.State(
                     pts=last.pts, qts=state.qts, date=last.date, seq=state.seq, unread_count=0
@@ -82,7 +89,7 @@ class UpdateService:
             new_messages=new_messages,
             new_encrypted_messages=[],
             other_updates=other,
-            chats=[],
+            chats=chats,
             users=users,
             state=upd_types.State(
                 pts=state.pts, qts=state.qts, date=now, seq=state.seq, unread_count=0
@@ -101,11 +108,22 @@ def _within(entries: list[StoredUpdate], size_max: int) -> list[StoredUpdate]:
     return entries
 
 
-def _message_users(message: types.Message) -> list[int]:
+def _message_chats(new: list[abcs.Message], other: list[abcs.Update]) -> list[int]:
+    """Basic groups the messages of a difference are in: the client needs them in ``chats``."""
+    messages = [*new, *(getattr(u, "message", None) for u in other)]
+    return [
+        m.peer_id.chat_id
+        for m in messages
+        if isinstance(m, types.Message | types.MessageService)
+        and isinstance(m.peer_id, types.PeerChat)
+    ]
+
+
+def _message_users(message: types.Message | types.MessageService) -> list[int]:
     ids: list[int] = []
     for peer in (message.from_id, message.peer_id):
         if isinstance(peer, types.PeerUser):
             ids.append(peer.user_id)
-    if message.via_bot_id is not None:
+    if isinstance(message, types.Message) and message.via_bot_id is not None:
         ids.append(message.via_bot_id)
     return ids
