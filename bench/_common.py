@@ -1,4 +1,5 @@
-"""What several benchmarks share: timing helpers and the description of the machine.
+"""What several benchmarks share: timing helpers, percentiles, a child process's CPU time
+and the description of the machine.
 
 The benchmarks import it as ``_common``: running ``python bench/<name>.py`` from the
 repository root puts this directory first on ``sys.path``.
@@ -6,11 +7,13 @@ repository root puts this directory first on ``sys.path``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import statistics
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 MIN_RUN_SECONDS = 0.05
 
@@ -52,3 +55,28 @@ def print_machine() -> None:
     print(f"python   {platform.python_version()} ({platform.python_implementation()})")
     print(f"platform {platform.platform()}")
     print(f"cpu      {platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs")
+
+
+def cpu_model() -> str:
+    """The CPU's model name from ``/proc/cpuinfo``, or what :mod:`platform` knows without it."""
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return cpu
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads), from ``/proc/<pid>/stat``."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The ``q`` quantile (0..1) of ``values`` by rank; NaN when nothing completed."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]

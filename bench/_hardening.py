@@ -45,6 +45,8 @@ from typing import Any
 if importlib.util.find_spec("loopgram") is None:  # not installed: run from the source tree
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+from _common import cpu_model
+
 HOST = "127.0.0.1"
 CANARY_BOT = "canarybot"
 HERE = Path(__file__).resolve()
@@ -55,12 +57,7 @@ HERE = Path(__file__).resolve()
 
 def machine() -> dict[str, str]:
     """What every report starts with (CPU model, load: the machine may be shared)."""
-    cpu = platform.processor() or platform.machine()
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+    cpu = cpu_model()
     from loopgram.crypto import get_backend
 
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())

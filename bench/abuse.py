@@ -197,6 +197,11 @@ class Attacker:
             )
         )
 
+    def gzipped_message(self, copies: int) -> bytes:
+        """A message to the bot with ``copies`` big gzipped entities and a fresh random_id."""
+        random_id = int.from_bytes(os.urandom(7), "little")
+        return self.send_message(self.bot_peer, "x", [big_gzipped_entity()] * copies, random_id)
+
 
 def url_entity(size: int) -> bytes:
     from loopgram.tl import types as ty
@@ -222,9 +227,7 @@ Result = tuple[bool, str]
 async def gzip_per_object(a: Attacker) -> Result:
     n = 8 if a.args.short else 64
     raw = await a.session()
-    body = a.send_message(
-        a.bot_peer, "x", [big_gzipped_entity()] * n, int.from_bytes(os.urandom(7), "little")
-    )
+    body = a.gzipped_message(n)
     got = await raw.call(body, 120)
     await raw.close()
     return addressed(got), f"{n} entities of 16 MiB gzipped, {len(body) // 1024} KB: {got}"
@@ -233,9 +236,7 @@ async def gzip_per_object(a: Attacker) -> Result:
 async def gzip_in_one_message(a: Attacker) -> Result:
     n = 16 if a.args.short else 96
     raw = await a.session()
-    inner = a.send_message(
-        a.bot_peer, "x", [big_gzipped_entity()] * n, int.from_bytes(os.urandom(7), "little")
-    )
+    inner = a.gzipped_message(n)
     body = gz(inner)
     got = await raw.call(body, 120)
     await raw.close()
@@ -257,14 +258,7 @@ async def gzip_nested(a: Attacker) -> Result:
 async def gzip_per_connection(a: Attacker) -> Result:
     n = 4 if a.args.short else 16
     raw = await a.session()
-    futures = [
-        raw.send(
-            a.send_message(
-                a.bot_peer, "x", [big_gzipped_entity()] * 2, int.from_bytes(os.urandom(7), "little")
-            )
-        )
-        for _ in range(n)
-    ]
+    futures = [raw.send(a.gzipped_message(2)) for _ in range(n)]
     try:
         outcomes = await asyncio.wait_for(asyncio.gather(*futures), 180)
     except TimeoutError:
@@ -279,9 +273,7 @@ async def huge_url_entity(a: Attacker) -> Result:
     raw = await a.session()
     data_dir = a.server.facts["data_dir"]
     before = dir_size(data_dir)
-    body = a.send_message(
-        a.bot_peer, "x", [big_gzipped_entity()], int.from_bytes(os.urandom(7), "little")
-    )
+    body = a.gzipped_message(1)
     got = await raw.call(body, 120)
     await asyncio.sleep(0.5)
     grown = (dir_size(data_dir) - before) / MIB
@@ -299,9 +291,7 @@ async def many_huge_url_entities(a: Attacker) -> Result:
     raw = await a.session()
     outcomes = []
     for _ in range(n):
-        body = a.send_message(
-            a.bot_peer, "x", [big_gzipped_entity()], int.from_bytes(os.urandom(7), "little")
-        )
+        body = a.gzipped_message(1)
         outcomes.append(await raw.call(body, 120))
     internal = sum(1 for o in outcomes if o.kind == "rpc_error" and (o.code or 0) >= 500)
     # Afterwards: the bot catches up and both sides read their history.

@@ -49,6 +49,8 @@ from urllib.parse import quote, urlsplit
 if importlib.util.find_spec("loopgram") is None:  # not installed: run from the source tree
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+from _common import cpu_model, percentile, process_cpu_seconds
+
 from loopgram.client import Button, CallbackQuery, Client, Message
 
 LEVELS = (1, 10, 100)
@@ -153,8 +155,7 @@ class ServerProcess:
         self.facts: dict[str, Any] = json.loads(self.proc.stdout.readline())
 
     def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return process_cpu_seconds(self.proc.pid)
 
     async def settle(self, limit: float = 120.0) -> None:
         """Wait until the server is idle (it refills its DH and pq pools after logins)."""
@@ -442,27 +443,23 @@ class Result:
         )
 
 
-def _percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")  # nothing completed: the bot under test is stuck
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-async def measure(
-    presses: list[Press], duration: float, warmup: float, server_cpu: Callable[[], float]
+async def _loops(
+    steps: list[Press], duration: float, warmup: float, server_cpu: Callable[[], float]
 ) -> Sample:
+    """Each step awaited in a loop of its own; after ``warmup`` seconds, the round trips
+    completed in ``duration`` seconds (a p50/p99 of NaN: nothing completed, the bot under
+    test is stuck)."""
     latencies: list[float] = []
     stop = False
     clock = time.perf_counter
 
-    async def loop(press: Press) -> None:
+    async def loop(step: Press) -> None:
         while not stop:
             started = clock()
-            await press()
+            await step()
             latencies.append(clock() - started)
 
-    tasks = [asyncio.create_task(loop(p)) for p in presses]
+    tasks = [asyncio.create_task(loop(step)) for step in steps]
     await asyncio.sleep(warmup)
     latencies.clear()
     started = clock()
@@ -476,10 +473,16 @@ async def measure(
     await asyncio.gather(*tasks)
     return Sample(
         done / elapsed,
-        _percentile(window, 0.5) * 1e3,
-        _percentile(window, 0.99) * 1e3,
+        percentile(window, 0.5) * 1e3,
+        percentile(window, 0.99) * 1e3,
         server / max(done, 1) * 1e6,
     )
+
+
+async def measure(
+    presses: list[Press], duration: float, warmup: float, server_cpu: Callable[[], float]
+) -> Sample:
+    return await _loops(presses, duration, warmup, server_cpu)
 
 
 async def getme_rate(
@@ -489,50 +492,27 @@ async def getme_rate(
     links = [RawHttp(base) for _ in range(connections)]
     for link in links:
         await link.connect()
-    latencies: list[float] = []
-    stop = False
-    clock = time.perf_counter
 
-    async def loop(link: RawHttp) -> None:
+    def get(link: RawHttp) -> Press:
         request = link.request(path)
-        while not stop:
-            started = clock()
+
+        async def step() -> None:
             link.write(request)
             await link.answer()
-            latencies.append(clock() - started)
 
-    tasks = [asyncio.create_task(loop(link)) for link in links]
-    await asyncio.sleep(0.2)
-    latencies.clear()
-    started = clock()
-    server = server_cpu()
-    await asyncio.sleep(duration)
-    done = len(latencies)
-    elapsed = clock() - started
-    server = server_cpu() - server
-    window = latencies[:done]
-    stop = True
-    await asyncio.gather(*tasks)
+        return step
+
+    sample = await _loops([get(link) for link in links], duration, 0.2, server_cpu)
     for link in links:
         await link.close()
-    return Sample(
-        done / elapsed,
-        _percentile(window, 0.5) * 1e3,
-        _percentile(window, 0.99) * 1e3,
-        server / max(done, 1) * 1e6,
-    )
+    return sample
 
 
 # -- the run --------------------------------------------------------------------------------------
 
 
 def machine() -> dict[str, str]:
-    cpu = platform.processor() or platform.machine()
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+    cpu = cpu_model()
     from importlib.metadata import version
 
     libraries = ", ".join(

@@ -51,6 +51,8 @@ from typing import Any, cast
 if importlib.util.find_spec("loopgram") is None:  # not installed: run from the source tree
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+from _common import cpu_model, percentile, process_cpu_seconds
+
 from loopgram.client import Button, CallbackQuery, Client, Message
 
 LEVELS = (1, 10, 100)
@@ -458,11 +460,6 @@ class Result:
         )
 
 
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
 async def measure(
     presses: list[Press], duration: float, warmup: float, server_cpu: Callable[[], float]
 ) -> Sample:
@@ -490,8 +487,8 @@ async def measure(
     await asyncio.gather(*tasks)
     return Sample(
         done / elapsed,
-        _percentile(window, 0.5) * 1e3,
-        _percentile(window, 0.99) * 1e3,
+        percentile(window, 0.5) * 1e3,
+        percentile(window, 0.99) * 1e3,
         cpu / done * 1e6,
         server / done * 1e6,
     )
@@ -501,12 +498,7 @@ async def measure(
 
 
 def machine() -> dict[str, str]:
-    cpu = platform.processor() or platform.machine()
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+    cpu = cpu_model()
     import telethon
 
     from loopgram.crypto import get_backend
@@ -532,8 +524,7 @@ class ServerProcess:
         self.facts: dict[str, Any] = json.loads(self.proc.stdout.readline())
 
     def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return process_cpu_seconds(self.proc.pid)
 
     async def settle(self, limit: float = 120.0) -> None:
         """Wait until the server is idle: after many logins it refills its pools of DH

@@ -42,6 +42,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _common import cpu_model
+from _common import process_cpu_seconds as cpu_seconds
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "docs" / "benchmarks" / "server.md"
 STARTUP_GOAL_S = 1.0
@@ -56,13 +59,6 @@ def rss_mb(pid: int) -> float:
     raise RuntimeError("no VmRSS")
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (all its threads)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    ticks = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / ticks
-
-
 def raise_fd_limit() -> None:
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     with contextlib.suppress(ValueError, OSError):
@@ -70,12 +66,7 @@ def raise_fd_limit() -> None:
 
 
 def machine() -> None:
-    cpu = platform.processor() or platform.machine()
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+    cpu = cpu_model()
     print(f"python   {platform.python_version()} ({platform.python_implementation()})")
     print(f"platform {platform.platform()}")
     print(f"cpu      {cpu}, {os.cpu_count()} logical CPUs")

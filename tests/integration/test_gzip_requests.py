@@ -8,7 +8,6 @@ switched off it goes as it is: gzipped entities over the inflate budget of one p
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,13 +18,16 @@ from telethon.errors import (  # type: ignore[import-untyped]
 from telethon.tl import core as telethon_core  # type: ignore[import-untyped]
 from telethon.tl.tlobject import TLRequest  # type: ignore[import-untyped]
 
-import loopgram.tl.core as tl_core
 from loopgram.mtproto.server_connection import DEFAULT_MAX_INFLATE
 from loopgram.testing.server import ServerThread
 from loopgram.tl.functions.messages import SendMessage
 
+from ..mtproto import test_gzip_budget
 from ..mtproto.test_gzip_budget import ENTITY, attack
 from .support import start_user, within
+
+# The same count of what the server's ``inflate`` produced (it runs in this process).
+inflated = test_gzip_budget.inflated
 
 # Over the budget of one packet by half, each entity far under the per-object limit.
 COUNT = DEFAULT_MAX_INFLATE * 3 // 2 // ENTITY
@@ -44,25 +46,6 @@ class Raw(TLRequest):  # type: ignore[misc]
 
     def to_dict(self) -> dict[str, Any]:
         return {"_": "Raw", "bytes": len(self.body)}
-
-
-@pytest.fixture
-def inflated(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
-    """Bytes the server's ``inflate`` produced, or was allowed to when it refused."""
-    sizes: list[int] = []
-    real = tl_core.inflate
-
-    def counting(data: bytes, offset: int = 0, limit: int = tl_core.MAX_GZIP_SIZE) -> bytes:
-        try:
-            out = real(data, offset, limit)
-        except tl_core.InflateLimitError:
-            sizes.append(max(limit, 0))
-            raise
-        sizes.append(len(out))
-        return out
-
-    monkeypatch.setattr(tl_core, "inflate", counting)
-    yield sizes
 
 
 async def test_gzip_inside_gzip_is_answered_and_inner_gzips_are_never_inflated(

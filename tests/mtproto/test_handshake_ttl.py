@@ -72,15 +72,20 @@ class PlainClient:
         return decode_plain(frame.payload).body
 
 
-def test_a_connection_forgets_an_abandoned_exchange_at_its_handshake_timeout() -> None:
-    clock = FakeClock(START)
-    server = ServerConnection(
+def timed_server(clock: FakeClock) -> ServerConnection:
+    """A server connection whose key exchanges time out after 5 s of ``clock``."""
+    return ServerConnection(
         MemoryStore(),
         rsa_keys=[KEY],
         clock=clock,
         random_bytes=seeded_random(1),
         handshake_timeout=5.0,
     )
+
+
+def test_a_connection_forgets_an_abandoned_exchange_at_its_handshake_timeout() -> None:
+    clock = FakeClock(START)
+    server = timed_server(clock)
     raw, client = PlainClient(), make_client()
     assert not server.handshaking
     server.receive_data(raw.frame(client.start()))
@@ -96,13 +101,7 @@ def test_a_connection_forgets_an_abandoned_exchange_at_its_handshake_timeout() -
 
 def test_a_connection_finishes_an_exchange_within_its_handshake_timeout() -> None:
     clock = FakeClock(START)
-    server = ServerConnection(
-        MemoryStore(),
-        rsa_keys=[KEY],
-        clock=clock,
-        random_bytes=seeded_random(1),
-        handshake_timeout=5.0,
-    )
+    server = timed_server(clock)
     raw, client = PlainClient(), make_client()
     request = client.start()
     events = []

@@ -168,6 +168,21 @@ async def send(
     return result
 
 
+def history_request(peer: abcs.InputPeer, *, limit: int, offset_id: int = 0) -> fmsg.GetHistory:
+    """messages.getHistory of ``peer``: the newest ``limit`` messages, or those before
+    ``offset_id``."""
+    return fmsg.GetHistory(
+        peer=peer,
+        offset_id=offset_id,
+        offset_date=0,
+        add_offset=0,
+        limit=limit,
+        max_id=0,
+        min_id=0,
+        hash=0,
+    )
+
+
 def new_message(result: abcs.Updates) -> types.Message:
     assert isinstance(result, types.Updates)
     for update in result.updates:

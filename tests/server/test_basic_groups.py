@@ -20,6 +20,7 @@ from .support import (
     Caller,
     answer,
     callback,
+    history_request,
     keyboard,
     login_bot,
     login_user,
@@ -143,18 +144,7 @@ async def test_history_and_dialogs_include_the_group(core: ServerCore) -> None:
     chat_id = await create_group(alice, bob)
     await say(bob, chat_id, "first")
     await say(alice, chat_id, "second")
-    history = await bob.call(
-        fmsg.GetHistory(
-            peer=types.InputPeerChat(chat_id=chat_id),
-            offset_id=0,
-            offset_date=0,
-            add_offset=0,
-            limit=10,
-            max_id=0,
-            min_id=0,
-            hash=0,
-        )
-    )
+    history = await bob.call(history_request(types.InputPeerChat(chat_id=chat_id), limit=10))
     assert isinstance(history, msg_types.Messages)
     assert [getattr(m, "message", None) for m in history.messages] == ["second", "first", None]
     assert isinstance(history.messages[2], types.MessageService)
@@ -305,6 +295,22 @@ async def test_two_members_press_one_button_with_one_chat_instance(core: ServerC
     for member in (alice, bob):
         (edit,) = member.updates_of(types.UpdateEditMessage)
         assert isinstance(edit.message, types.Message) and edit.message.message == "vote (2)"
+
+
+async def test_an_edit_in_a_group_keeps_the_message_length_limit(core: ServerCore) -> None:
+    alice = await login_user(core, "+1 555 0101")
+    bob = await login_user(core, "+1 555 0102")
+    chat_id = await create_group(alice, bob)
+    sent = await say(alice, chat_id, "short")
+    (copy,) = [u.message for u in sent.updates if isinstance(u, types.UpdateNewMessage)]
+    limit = core.config.message_length_max
+    bob.pushed.clear()
+    edit = fmsg.EditMessage(
+        peer=types.InputPeerChat(chat_id=chat_id), id=copy.id, message="x" * (limit + 1)
+    )
+    refused = await alice.fails(edit)
+    assert (refused.code, refused.message) == (400, "MESSAGE_TOO_LONG")
+    assert bob.updates_of(types.UpdateEditMessage) == []
 
 
 async def test_a_removed_member_cannot_press(core: ServerCore) -> None:

@@ -17,7 +17,7 @@ from loopgram.tl import TLFunction, layers, types
 from loopgram.tl.abcs import Updates
 from tests.tl.test_layers_oracle import Interp
 
-from .support import Caller, login_user
+from .support import Caller, history_request, login_user
 
 R = TypeVar("R")
 
@@ -86,18 +86,7 @@ async def test_group_objects_are_served_in_every_layer(core: ServerCore, layer: 
     assert [type(p) for p in members] == [types.ChatParticipantCreator, types.ChatParticipant]
     chats: Any = await bob.call(fmsg.GetChats(id=[chat_id]))
     assert [c.title for c in chats.chats] == ["Renamed"]
-    history: Any = await bob.call(
-        fmsg.GetHistory(
-            peer=types.InputPeerChat(chat_id=chat_id),
-            offset_id=0,
-            offset_date=0,
-            add_offset=0,
-            limit=10,
-            max_id=0,
-            min_id=0,
-            hash=0,
-        )
-    )
+    history: Any = await bob.call(history_request(types.InputPeerChat(chat_id=chat_id), limit=10))
     assert len(history.messages) == 3
     diff: Any = await bob.call(fupd.GetDifference(pts=0, date=0, qts=0))
     assert [type(m) for m in diff.new_messages] == [

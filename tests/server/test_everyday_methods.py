@@ -26,7 +26,7 @@ from loopgram.tl.types import contacts as contact_types
 from loopgram.tl.types import messages as msg_types
 from loopgram.tl.types import updates as upd_types
 
-from .support import Caller, login_bot, login_user, send
+from .support import Caller, history_request, login_bot, login_user, send
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -267,18 +267,7 @@ async def test_read_history_moves_both_marks_and_notifies_the_author(core: Serve
     await send(alice, user, "a")
     await send(alice, user, "b")
     await send(alice, user, "c")
-    history = await user.call(
-        fmsg.GetHistory(
-            peer=user.input_peer(alice),
-            offset_id=0,
-            offset_date=0,
-            add_offset=0,
-            limit=10,
-            max_id=0,
-            min_id=0,
-            hash=0,
-        )
-    )
+    history = await user.call(history_request(user.input_peer(alice), limit=10))
     ids = sorted(m.id for m in history.messages)
     alice.pushed.clear()
     before = (await user.call(fupd.GetState())).pts

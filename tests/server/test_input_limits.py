@@ -29,6 +29,7 @@ from .support import (
     Caller,
     answer,
     callback,
+    history_request,
     keyboard,
     login_bot,
     login_user,
@@ -386,18 +387,7 @@ async def test_the_largest_messages_allowed_still_reach_both_sides(
         messages, calls = await difference_messages(me)
         assert [m.id for m in messages] == list(range(1, count + 1))
         assert calls > 1  # larger than one answer may carry: sliced
-        history = await me.call(
-            fmsg.GetHistory(
-                peer=me.input_peer(other),
-                offset_id=0,
-                offset_date=0,
-                add_offset=0,
-                limit=100,
-                max_id=0,
-                min_id=0,
-                hash=0,
-            )
-        )
+        history = await me.call(history_request(me.input_peer(other), limit=100))
         assert isinstance(history, msg_types.Messages)
         assert [m.id for m in history.messages] == list(range(count, 0, -1))
 

@@ -21,7 +21,7 @@ from loopgram.tl import TLFunction, layers, types
 from loopgram.tl.abcs import Updates
 from tests.tl.test_layers_oracle import Interp
 
-from .support import Caller, login_bot, login_user
+from .support import Caller, history_request, login_bot, login_user
 
 R = TypeVar("R")
 
@@ -94,18 +94,7 @@ async def test_a_229_bots_new_entity_reaches_a_158_user_without_it(
     assert update.message.entities == [BOLD]
 
     # History answers instead of failing to encode.
-    history: Any = await user.call(
-        fmsg.GetHistory(
-            peer=user.input_peer(bot.me),
-            offset_id=0,
-            offset_date=0,
-            add_offset=0,
-            limit=10,
-            max_id=0,
-            min_id=0,
-            hash=0,
-        )
-    )
+    history: Any = await user.call(history_request(user.input_peer(bot.me), limit=10))
     (msg,) = [m for m in history.messages if isinstance(m, types.Message)]
     assert (msg.message, msg.entities) == ("Meet tomorrow", [BOLD])
 

@@ -16,6 +16,7 @@ from .support import (
     Caller,
     callback,
     game_button,
+    history_request,
     keyboard,
     login_bot,
     login_user,
@@ -306,18 +307,7 @@ async def test_get_history(core: ServerCore) -> None:
     for i in range(5):
         await send(alice if i % 2 == 0 else bob, bob if i % 2 == 0 else alice, f"m{i}")
 
-    page = await bob.call(
-        fmsg.GetHistory(
-            peer=bob.input_peer(alice),
-            offset_id=0,
-            offset_date=0,
-            add_offset=0,
-            limit=3,
-            max_id=0,
-            min_id=0,
-            hash=0,
-        )
-    )
+    page = await bob.call(history_request(bob.input_peer(alice), limit=3))
 
     assert isinstance(page, msg_types.MessagesSlice) and page.count == 5
     texts = [m.message for m in page.messages if isinstance(m, types.Message)]
@@ -325,33 +315,11 @@ async def test_get_history(core: ServerCore) -> None:
     texts_ids = [m.id for m in page.messages if isinstance(m, types.Message)]
     assert {u.id for u in page.users if isinstance(u, types.User)} == {alice.me.id, bob.me.id}
 
-    rest = await bob.call(
-        fmsg.GetHistory(
-            peer=bob.input_peer(alice),
-            offset_id=texts_ids[-1],
-            offset_date=0,
-            add_offset=0,
-            limit=10,
-            max_id=0,
-            min_id=0,
-            hash=0,
-        )
-    )
+    rest = await bob.call(history_request(bob.input_peer(alice), limit=10, offset_id=texts_ids[-1]))
     assert isinstance(rest, msg_types.MessagesSlice)
     assert [m.message for m in rest.messages if isinstance(m, types.Message)] == ["m1", "m0"]
 
-    everything = await bob.call(
-        fmsg.GetHistory(
-            peer=bob.input_peer(alice),
-            offset_id=0,
-            offset_date=0,
-            add_offset=0,
-            limit=100,
-            max_id=0,
-            min_id=0,
-            hash=0,
-        )
-    )
+    everything = await bob.call(history_request(bob.input_peer(alice), limit=100))
     assert isinstance(everything, msg_types.Messages) and len(everything.messages) == 5
 
 

@@ -45,6 +45,17 @@ class _Out:
             # Sorted by start later; outer entities (opened first) stay first on ties.
             self.entities.append((start, -length, make(start, length)))
 
+    def add_pre(self, body: str) -> None:
+        """A pre block of either Markdown; a first line without spaces names its language."""
+        language, newline, rest = body.partition("\n")
+        if newline and language and not any(ch.isspace() for ch in language):
+            body = rest
+        else:
+            language = ""
+        start = self.length
+        self.add(body)
+        self.entity(start, _pre(language))
+
     def result(self) -> tuple[str, list[abcs.MessageEntity]]:
         ordered = sorted(self.entities, key=lambda e: (e[0], e[1]))
         return "".join(self.parts), [e[2] for e in ordered]
@@ -213,14 +224,7 @@ def parse_markdown_v2(text: str) -> tuple[str, list[abcs.MessageEntity]]:
         if c == "`":
             if text.startswith("```", i):
                 body, i = _until(text, i + 3, "```", "pre")
-                language, newline, rest = body.partition("\n")
-                if newline and language and not any(ch.isspace() for ch in language):
-                    body = rest
-                else:
-                    language = ""
-                start = out.length
-                out.add(body)
-                out.entity(start, _pre(language))
+                out.add_pre(body)
             else:
                 body, i = _until(text, i + 1, "`", "code")
                 start = out.length
@@ -296,15 +300,7 @@ def parse_markdown(text: str) -> tuple[str, list[abcs.MessageEntity]]:
                 end = text.find("```", i + 3)
                 if end < 0:
                     raise _fail("can't find end of pre entity")
-                body = text[i + 3 : end]
-                language, newline, rest = body.partition("\n")
-                if newline and language and not any(ch.isspace() for ch in language):
-                    body = rest
-                else:
-                    language = ""
-                start = out.length
-                out.add(body)
-                out.entity(start, _pre(language))
+                out.add_pre(text[i + 3 : end])
                 i = end + 3
             else:
                 end = text.find("`", i + 1)

@@ -668,14 +668,19 @@ def _edit_inline(
     return True
 
 
-def _answer_inline_query(gw: BotApiGateway, bot: _Bot, params: Params) -> bool:
-    raw = (params.text("inline_query_id") or "").strip()
+def _lenient_query_id(params: Params, name: str) -> int:
+    # As the official server: the id is read leniently; anything that is not a 64-bit
+    # number becomes 0, which no query has, so the answer is QUERY_ID_INVALID.
+    raw = (params.text(name) or "").strip()
     try:
         query_id = int(raw)
     except ValueError:
-        query_id = 0
-    if not INT64_MIN <= query_id <= INT64_MAX:
-        query_id = 0
+        return 0
+    return query_id if INT64_MIN <= query_id <= INT64_MAX else 0
+
+
+def _answer_inline_query(gw: BotApiGateway, bot: _Bot, params: Params) -> bool:
+    query_id = _lenient_query_id(params, "inline_query_id")
 
     def parse_text(
         text: str, mode: str | None, entities: Any
@@ -711,15 +716,7 @@ def _edit_message_reply_markup(gw: BotApiGateway, bot: _Bot, params: Params) -> 
 
 
 def _answer_callback_query(gw: BotApiGateway, bot: _Bot, params: Params) -> bool:
-    # As the official server: the id is read leniently; anything that is not a 64-bit
-    # number becomes 0, which no query has, so the answer is QUERY_ID_INVALID.
-    raw = (params.text("callback_query_id") or "").strip()
-    try:
-        query_id = int(raw)
-    except ValueError:
-        query_id = 0
-    if not INT64_MIN <= query_id <= INT64_MAX:
-        query_id = 0
+    query_id = _lenient_query_id(params, "callback_query_id")
     cache_time = params.integer("cache_time", 0, low=0, high=2_592_000, clamp=True) or 0
     gw.flood(bot, "messages.setBotCallbackAnswer")
     return gw.core.presses.answer(

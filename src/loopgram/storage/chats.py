@@ -327,7 +327,7 @@ class SqliteChats:
                 (chat_id, user_id, inviter_id, date),
             )
             if cur.rowcount:
-                conn.execute("UPDATE chats SET version = version + 1 WHERE id = ?", (chat_id,))
+                self._bump(conn, chat_id)
             return self._require(conn, chat_id)
 
     def remove(self, chat_id: int, user_id: int) -> ChatRecord:
@@ -338,7 +338,7 @@ class SqliteChats:
                 (chat_id, user_id),
             )
             if cur.rowcount:
-                conn.execute("UPDATE chats SET version = version + 1 WHERE id = ?", (chat_id,))
+                self._bump(conn, chat_id)
             return self._require(conn, chat_id)
 
     def set_title(self, chat_id: int, title: str) -> ChatRecord:
@@ -361,7 +361,7 @@ class SqliteChats:
                     "UPDATE chat_participants SET admin = ? WHERE chat_id = ? AND user_id = ?",
                     (int(admin), chat_id, user_id),
                 )
-                conn.execute("UPDATE chats SET version = version + 1 WHERE id = ?", (chat_id,))
+                self._bump(conn, chat_id)
             return self._require(conn, chat_id)
 
     def chats_of(self, user_id: int) -> list[int]:
@@ -394,6 +394,10 @@ class SqliteChats:
         if row is None:
             raise ChatNotFound(chat_id)
         return _chat(row)
+
+    @staticmethod
+    def _bump(conn: sqlite3.Connection, chat_id: int) -> None:
+        conn.execute("UPDATE chats SET version = version + 1 WHERE id = ?", (chat_id,))
 
 
 __all__ = [

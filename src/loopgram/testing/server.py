@@ -107,12 +107,19 @@ class _LogRouter(logging.Handler):
         # Lowered only when INFO was off: a process that logs loopgram at INFO or below
         # already sees every record, through its own handlers.
         self.lowered = logger.getEffectiveLevel() > logging.INFO
+        # Handlers that others put on the logger while it is lowered (pytest >= 9.2 attaches
+        # its log capture to every logger that does not propagate): they get a filter that
+        # hides the records which exist only because the level was lowered.
+        self.filtered: list[logging.Handler] = []
         if self.lowered:
             logger.setLevel(logging.INFO)
             logger.propagate = False
 
     def restore(self) -> None:
         self.logger.removeHandler(self)
+        for handler in self.filtered:
+            handler.removeFilter(self._shown)
+        self.filtered.clear()
         if self.lowered:
             self.logger.setLevel(self.saved_level)
             self.logger.propagate = self.saved_propagate
@@ -122,9 +129,21 @@ class _LogRouter(logging.Handler):
         if log is not None:
             log.add(record)
         parent = self.logger.parent
-        if self.lowered and self.saved_propagate and parent is not None:
-            if record.levelno >= self._level_without_us(record.name, parent):
-                parent.handle(record)
+        if not self.lowered or parent is None:
+            return
+        for handler in self.logger.handlers:
+            if handler is not self and handler not in self.filtered:
+                handler.addFilter(self._shown)
+                self.filtered.append(handler)
+        if self.saved_propagate and record.levelno >= self._level_without_us(record.name, parent):
+            parent.handle(record)
+
+    def _shown(self, record: logging.LogRecord) -> bool:
+        """A filter: whether ``record`` would have been logged had the level not been lowered."""
+        parent = self.logger.parent
+        if parent is None or not record.name.startswith(self.logger.name):
+            return True
+        return record.levelno >= self._level_without_us(record.name, parent)
 
     def _level_without_us(self, name: str, parent: logging.Logger) -> int:
         """The effective level of logger ``name`` as it was before the capture lowered it."""

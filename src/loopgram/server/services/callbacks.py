@@ -48,7 +48,7 @@ from loopgram.server.services.markup import PressTargets
 from loopgram.server.services.messages import MessageService
 from loopgram.server.services.peers import Peers
 from loopgram.server.services.render import parse_media, render_user
-from loopgram.storage import Account, PeerKind, PeerRef, Storage
+from loopgram.storage import Account, PeerKind, PeerRef, Storage, StoredMessage
 from loopgram.tl import abcs, types
 from loopgram.tl.types import messages as msg_types
 
@@ -194,22 +194,9 @@ class CallbackService:
             if sender is None or not sender.is_bot or sender.id == user.id:
                 raise DATA_INVALID()  # only bots' messages carry inline keyboards
             bot = sender
-            target = self._targets.find(copy.reply_markup, data=data, game=game)
-            if target is None:
-                raise DATA_INVALID()
-            if target.requires_password:
-                raise PASSWORD_MISSING()
-            game_short_name = None
-            if target.game:
-                media = parse_media(copy.media)
-                if not isinstance(media, types.MessageMediaGame) or not isinstance(
-                    media.game, types.Game
-                ):
-                    raise DATA_INVALID()
-                game_short_name = media.game.short_name
-            bot_copy = self._messages.find_copy(bot.id, PeerRef.user(user.id), copy.global_id)
-            if bot_copy is None:
-                raise MESSAGE_ID_INVALID()
+            bot_copy, game_short_name = self._pressed_target(
+                bot, PeerRef.user(user.id), copy, data=data, game=game
+            )
             query_id = self._new_query_id()
             update = types.UpdateBotCallbackQuery(
                 query_id=query_id,
@@ -221,6 +208,20 @@ class CallbackService:
                 game_short_name=game_short_name,
             )
 
+        return self._enqueue(user, bot, query_id, update, [], game=game, now=now)
+
+    def _enqueue(
+        self,
+        user: Account,
+        bot: Account,
+        query_id: int,
+        update: abcs.Update,
+        chats: list[abcs.Chat],
+        *,
+        game: bool,
+        now: float,
+    ) -> PendingPress:
+        """Keep the press pending until the bot answers or ``callback_timeout`` passes."""
         pending = PendingPress(
             query_id=query_id,
             bot_id=bot.id,
@@ -230,7 +231,7 @@ class CallbackService:
             update=types.Updates(
                 updates=[update],
                 users=[self._presser(user, bot.id)],
-                chats=[],
+                chats=chats,
                 date=int(now),
                 seq=0,
             ),
@@ -238,6 +239,29 @@ class CallbackService:
         self._pending[query_id] = pending
         heapq.heappush(self._deadlines, (pending.deadline, query_id))
         return pending
+
+    def _pressed_target(
+        self, bot: Account, bot_ref: PeerRef, copy: StoredMessage, *, data: bytes | None, game: bool
+    ) -> tuple[StoredMessage, str | None]:
+        """The button a press on the bot's message ``copy`` hits: the bot's own copy of the
+        message (in its box under ``bot_ref``) and, for a game button, the game's short name."""
+        target = self._targets.find(copy.reply_markup, data=data, game=game)
+        if target is None:
+            raise DATA_INVALID()
+        if target.requires_password:
+            raise PASSWORD_MISSING()
+        game_short_name = None
+        if target.game:
+            media = parse_media(copy.media)
+            if not isinstance(media, types.MessageMediaGame) or not isinstance(
+                media.game, types.Game
+            ):
+                raise DATA_INVALID()
+            game_short_name = media.game.short_name
+        bot_copy = self._messages.find_copy(bot.id, bot_ref, copy.global_id)
+        if bot_copy is None:
+            raise MESSAGE_ID_INVALID()
+        return bot_copy, game_short_name
 
     def _press_in_chat(
         self, user: Account, chat_id: int, msg_id: int, *, data: bytes | None, game: bool
@@ -257,22 +281,7 @@ class CallbackService:
         if sender is None or not sender.is_bot or sender.id == user.id:
             raise DATA_INVALID()
         bot = sender
-        target = self._targets.find(copy.reply_markup, data=data, game=game)
-        if target is None:
-            raise DATA_INVALID()
-        if target.requires_password:
-            raise PASSWORD_MISSING()
-        game_short_name = None
-        if target.game:
-            media = parse_media(copy.media)
-            if not isinstance(media, types.MessageMediaGame) or not isinstance(
-                media.game, types.Game
-            ):
-                raise DATA_INVALID()
-            game_short_name = media.game.short_name
-        bot_copy = self._messages.find_copy(bot.id, ref, copy.global_id)
-        if bot_copy is None:
-            raise MESSAGE_ID_INVALID()
+        bot_copy, game_short_name = self._pressed_target(bot, ref, copy, data=data, game=game)
         now = self._clock()
         query_id = self._new_query_id()
         update = types.UpdateBotCallbackQuery(
@@ -285,23 +294,8 @@ class CallbackService:
             game_short_name=game_short_name,
         )
         chat = self._storage.chats.get(chat_id)
-        pending = PendingPress(
-            query_id=query_id,
-            bot_id=bot.id,
-            user_id=user.id,
-            deadline=now + self._config.callback_timeout,
-            game=game,
-            update=types.Updates(
-                updates=[update],
-                users=[self._presser(user, bot.id)],
-                chats=[] if chat is None else [render_chat(self._storage, chat, bot.id)],
-                date=int(now),
-                seq=0,
-            ),
-        )
-        self._pending[query_id] = pending
-        heapq.heappush(self._deadlines, (pending.deadline, query_id))
-        return pending
+        chats: list[abcs.Chat] = [] if chat is None else [render_chat(self._storage, chat, bot.id)]
+        return self._enqueue(user, bot, query_id, update, chats, game=game, now=now)
 
     # -- the bot's side -----------------------------------------------------------------------
 

@@ -36,10 +36,12 @@ from loopgram.server.services.limits import pack_checked_entities
 from loopgram.server.services.markup import MarkupRules
 from loopgram.server.services.messages import MessageService
 from loopgram.server.services.peers import Peers
+from loopgram.server.services.read_marks import mark_inbox_read, mark_outbox_read
 from loopgram.server.services.render import (
     message_user_ids,
     parse_media,
     render_any,
+    render_user_ids,
     render_users,
 )
 from loopgram.storage import (
@@ -315,20 +317,11 @@ class ChatService:
     ) -> types.Updates:
         """``messages.sendMessage`` to a chat: a copy for every member who sees it."""
         chat, _ = self._writer(sender, chat_id)
-        if not text.strip():
-            raise ERRORS["MESSAGE_EMPTY"]()
-        if len(text) > self._config.message_length_max:
-            raise ERRORS["MESSAGE_TOO_LONG"]()
+        self._messages.check_text(text, allow_empty=False)
         packed = pack_checked_entities(
             text, entities, self._config, lambda u: self._peers.user(sender, u)
         )
-        markup = None
-        if reply_markup is not None and sender.is_bot:
-            markup = self._markup.check(
-                reply_markup,
-                resolve_user=lambda u: self._peers.user(sender, u),
-                allow_game=False,
-            )
+        markup = self._messages.bot_markup(sender, reply_markup, allow_game=False)
         return self._send(sender, chat.id, text, random_id, markup, packed, None, origin)
 
     def forward_messages(
@@ -391,8 +384,7 @@ class ChatService:
         ``MessageService.send_game``)."""
         short_name = self._messages.game_short_name(sender, media)
         chat, _ = self._writer(sender, chat_id)
-        if len(text) > self._config.message_length_max:
-            raise ERRORS["MESSAGE_TOO_LONG"]()
+        self._messages.check_text(text, allow_empty=True)
         packed = pack_checked_entities(
             text, entities, self._config, lambda u: self._peers.user(sender, u)
         )
@@ -455,8 +447,7 @@ class ChatService:
         if copy.sender_id != editor.id:
             raise ERRORS["MESSAGE_AUTHOR_REQUIRED"]()
         new_text = copy.text if text is None else text
-        if not new_text.strip():
-            raise ERRORS["MESSAGE_EMPTY"]()
+        self._messages.check_text(new_text, allow_empty=False)
         markup_bytes = copy.reply_markup
         if editor.is_bot:
             markup = None
@@ -488,39 +479,20 @@ class ChatService:
         if not self._was_member(viewer.id, chat_id):
             raise PEER_ID_INVALID()
         ref = PeerRef.chat(chat_id)
-        state = self._storage.updates.state(viewer.id)
-        newest = self._storage.messages.history(viewer.id, ref, limit=1)
-        if not newest:
-            return msg_types.AffectedMessages(pts=state.pts, pts_count=0)
-        top = newest[0].id
-        upto = top if max_id <= 0 or max_id > top else max_id
-        before = self._storage.dialogs.read_state(viewer.id, ref)
-        if upto <= before.inbox_max:
-            return msg_types.AffectedMessages(pts=state.pts, pts_count=0)
-        self._storage.dialogs.mark_read(viewer.id, ref, inbox_max=upto)
-        still = self._storage.dialogs.unread(viewer.id, ref, upto)
-        inbox = self._storage.updates.append(
-            viewer.id,
-            pts_count=1,
-            render=lambda pts, count: bytes(
-                types.UpdateReadHistoryInbox(
-                    peer=types.PeerChat(chat_id=chat_id),
-                    max_id=upto,
-                    still_unread_count=still,
-                    pts=pts,
-                    pts_count=count,
-                )
-            ),
-        )
+        inbox = mark_inbox_read(self._storage, viewer.id, ref, max_id)
+        if inbox is None:
+            return msg_types.AffectedMessages(
+                pts=self._storage.updates.state(viewer.id).pts, pts_count=0
+            )
         if self._hub.online(viewer.id):
             self._hub.publish(
                 viewer.id,
-                self._answer(viewer.id, chat_id, [tl.read(inbox.body)], []),
+                self._answer(viewer.id, chat_id, [tl.read(inbox.update.body)], []),
                 exclude=origin,
             )
         # The newest message of each author among the ones just read marks its outbox.
         read = self._storage.messages.history(
-            viewer.id, ref, offset_id=upto + 1, min_id=before.inbox_max, limit=_READ_PAGE
+            viewer.id, ref, offset_id=inbox.upto + 1, min_id=inbox.before, limit=_READ_PAGE
         )
         newest_by_author: dict[int, StoredMessage] = {}
         for copy in read:
@@ -528,26 +500,16 @@ class ChatService:
                 newest_by_author[copy.sender_id] = copy
         for author_id, copy in newest_by_author.items():
             self._mark_outbox(author_id, chat_id, copy)
-        return msg_types.AffectedMessages(pts=inbox.pts, pts_count=1)
+        return msg_types.AffectedMessages(pts=inbox.update.pts, pts_count=1)
 
     def _mark_outbox(self, author_id: int, chat_id: int, read: StoredMessage) -> None:
         ref = PeerRef.chat(chat_id)
         theirs = self._messages.find_copy(author_id, ref, read.global_id)
-        if (
-            theirs is None
-            or theirs.id <= self._storage.dialogs.read_state(author_id, ref).outbox_max
-        ):
+        if theirs is None:
             return
-        self._storage.dialogs.mark_read(author_id, ref, outbox_max=theirs.id)
-        outbox = self._storage.updates.append(
-            author_id,
-            pts_count=1,
-            render=lambda pts, count: bytes(
-                types.UpdateReadHistoryOutbox(
-                    peer=types.PeerChat(chat_id=chat_id), max_id=theirs.id, pts=pts, pts_count=count
-                )
-            ),
-        )
+        outbox = mark_outbox_read(self._storage, author_id, ref, theirs.id)
+        if outbox is None:
+            return
         if self._hub.online(author_id):
             self._hub.publish(
                 author_id, self._answer(author_id, chat_id, [tl.read(outbox.body)], [])
@@ -689,5 +651,4 @@ class ChatService:
         return ids
 
     def _users(self, viewer_id: int, ids: Iterable[int]) -> list[abcs.User]:
-        unique = list(dict.fromkeys([viewer_id, *ids]))
-        return render_users(self._storage.accounts.get_many(unique), viewer_id)
+        return render_user_ids(self._storage, [viewer_id, *ids], viewer_id)

@@ -27,11 +27,12 @@ from loopgram.server.hub import UpdateHub
 from loopgram.server.services.chats import render_chats
 from loopgram.server.services.messages import MessageService
 from loopgram.server.services.peers import Peers
+from loopgram.server.services.read_marks import mark_inbox_read, mark_outbox_read
 from loopgram.server.services.render import (
     message_user_ids,
     peer_of,
     render_any,
-    render_users,
+    render_user_ids,
 )
 from loopgram.storage import Account, PeerKind, PeerRef, Storage, StoredMessage
 from loopgram.tl import abcs, types
@@ -152,7 +153,7 @@ class DialogService:
             if top is not None:
                 messages.append(render_any(top))
                 user_ids += message_user_ids(top)
-        return dialogs, messages, self._render_ids(viewer.id, user_ids)
+        return dialogs, messages, render_user_ids(self._storage, user_ids, viewer.id)
 
     def _state(self, account_id: int) -> types.updates.State:
         state = self._storage.updates.state(account_id)
@@ -167,33 +168,12 @@ class DialogService:
     ) -> msg_types.AffectedMessages:
         """``messages.readHistory``: mark the chat read up to ``max_id`` (0: all of it)."""
         chat = self._peers.peer(viewer, peer)
-        ref = PeerRef.user(chat.id)
-        newest_in = self._storage.messages.history(viewer.id, ref, limit=1)
-        if not newest_in:
+        read = mark_inbox_read(self._storage, viewer.id, PeerRef.user(chat.id), max_id)
+        if read is None:
             return self._affected(viewer.id, 0)
-        top = newest_in[0].id
-        upto = top if max_id <= 0 or max_id > top else max_id
-        before = self._storage.dialogs.read_state(viewer.id, ref)
-        if upto <= before.inbox_max:
-            return self._affected(viewer.id, 0)
-        self._storage.dialogs.mark_read(viewer.id, ref, inbox_max=upto)
-        still = self._storage.dialogs.unread(viewer.id, ref, upto)
-        inbox = self._storage.updates.append(
-            viewer.id,
-            pts_count=1,
-            render=lambda pts, count: bytes(
-                types.UpdateReadHistoryInbox(
-                    peer=peer_of(ref),
-                    max_id=upto,
-                    still_unread_count=still,
-                    pts=pts,
-                    pts_count=count,
-                )
-            ),
-        )
-        self._push(viewer.id, tl.read(inbox.body), [chat.id], origin)
-        self._mark_outbox(viewer, chat, upto)
-        return msg_types.AffectedMessages(pts=inbox.pts, pts_count=1)
+        self._push(viewer.id, tl.read(read.update.body), [chat.id], origin)
+        self._mark_outbox(viewer, chat, read.upto)
+        return msg_types.AffectedMessages(pts=read.update.pts, pts_count=1)
 
     def _mark_outbox(self, reader: Account, author: Account, upto: int) -> None:
         # The author's outbox mark is its own copy of the newest incoming message read.
@@ -215,18 +195,9 @@ class DialogService:
         theirs = self._messages.find_copy(author.id, back, newest_incoming.global_id)
         if theirs is None:
             return
-        if theirs.id <= self._storage.dialogs.read_state(author.id, back).outbox_max:
+        outbox = mark_outbox_read(self._storage, author.id, back, theirs.id)
+        if outbox is None:
             return
-        self._storage.dialogs.mark_read(author.id, back, outbox_max=theirs.id)
-        outbox = self._storage.updates.append(
-            author.id,
-            pts_count=1,
-            render=lambda pts, count: bytes(
-                types.UpdateReadHistoryOutbox(
-                    peer=peer_of(back), max_id=theirs.id, pts=pts, pts_count=count
-                )
-            ),
-        )
         self._push(author.id, tl.read(outbox.body), [reader.id], None)
 
     def _affected(self, account_id: int, count: int) -> msg_types.AffectedMessages:
@@ -257,23 +228,7 @@ class DialogService:
     def _push(
         self, account_id: int, update: abcs.Update, user_ids: list[int], origin: Hashable
     ) -> None:
-        if not self._hub.online(account_id):
-            return  # in the log for getDifference
-        self._hub.publish(
-            account_id,
-            types.Updates(
-                updates=[update],
-                users=self._render_ids(account_id, user_ids),
-                chats=[],
-                date=int(self._clock()),
-                seq=0,
-            ),
-            exclude=origin,
-        )
-
-    def _render_ids(self, viewer_id: int, ids: Iterable[int]) -> list[abcs.User]:
-        unique = list(dict.fromkeys(ids))
-        return render_users(self._storage.accounts.get_many(unique), viewer_id)
+        self._messages.publish(account_id, [update], user_ids, origin)
 
 
 class ContactService:
@@ -379,8 +334,7 @@ class ContactService:
         )
 
     def _users(self, viewer: Account, ids: Iterable[int]) -> list[abcs.User]:
-        unique = list(dict.fromkeys(ids))
-        return render_users(self._storage.accounts.get_many(unique), viewer.id)
+        return render_user_ids(self._storage, ids, viewer.id)
 
 
 def _phone(text: str) -> str:

@@ -44,7 +44,7 @@ from loopgram.server.services.render import (
     parse_media,
     render_any,
     render_message,
-    render_users,
+    render_user_ids,
 )
 from loopgram.storage import (
     UNSET,
@@ -118,9 +118,9 @@ class MessageService:
     ) -> types.Updates:
         """``messages.sendMessage`` to a private chat."""
         recipient = self._recipient(sender, peer)
-        self._check_text(text, allow_empty=False)
+        self.check_text(text, allow_empty=False)
         packed = pack_checked_entities(text, entities, self._config, self._resolver(sender))
-        markup = self._bot_markup(sender, reply_markup, allow_game=False)
+        markup = self.bot_markup(sender, reply_markup, allow_game=False)
         return self._send(sender, recipient, text, random_id, markup, packed, None, origin)
 
     def send_game(
@@ -143,7 +143,7 @@ class MessageService:
         """
         short_name = self.game_short_name(sender, media)
         recipient = self._recipient(sender, peer)
-        self._check_text(text, allow_empty=True)
+        self.check_text(text, allow_empty=True)
         packed = pack_checked_entities(text, entities, self._config, self._resolver(sender))
         stored_media, markup = self.game_media(sender, short_name, reply_markup)
         return self._send(
@@ -203,7 +203,7 @@ class MessageService:
                 ]
             )
         else:
-            markup = self._bot_markup(sender, reply_markup, allow_game=True)
+            markup = self.bot_markup(sender, reply_markup, allow_game=True)
         return bytes(stored_media), markup
 
     def send_inline(
@@ -229,9 +229,9 @@ class MessageService:
         """
         if not bot.is_bot or sender.is_bot:
             raise PEER_ID_INVALID()
-        self._check_text(text, allow_empty=False)
+        self.check_text(text, allow_empty=False)
         entity_bytes = pack_checked_entities(text, entities, self._config, self._resolver(bot))
-        markup = self._bot_markup(bot, reply_markup, allow_game=False)
+        markup = self.bot_markup(bot, reply_markup, allow_game=False)
         markup_bytes = None if markup is None else bytes(markup)
         extra = MessageExtra(via_bot_id=bot.id, inline=True)
         try:
@@ -260,7 +260,7 @@ class MessageService:
         )
         users = copies_users(copies)
         for copy, update in copies:
-            self._publish(copy.owner_id, [update], users, origin)
+            self.publish(copy.owner_id, [update], users, origin)
         own_update = copies[0][1]
         answer: list[abcs.Update] = [own_update]
         if random_id is not None:
@@ -323,7 +323,7 @@ class MessageService:
             written = copies_users(copies)
             user_ids += written
             for copy, update in copies:
-                self._publish(copy.owner_id, [update], written, origin)
+                self.publish(copy.owner_id, [update], written, origin)
             own, own_update = copies[0]
             answer.append(types.UpdateMessageID(id=own.id, random_id=random_id))
             new.append(own_update)
@@ -405,7 +405,7 @@ class MessageService:
         new_markup: bytes | Unset | None = UNSET
         if editor.is_bot:
             allow_game = isinstance(parse_media(copy.media), types.MessageMediaGame)
-            markup = self._bot_markup(editor, reply_markup, allow_game=allow_game)
+            markup = self.bot_markup(editor, reply_markup, allow_game=allow_game)
             new_markup = None if markup is None else bytes(markup)
         if (
             new_text == copy.text
@@ -443,7 +443,7 @@ class MessageService:
         if media is not None:
             raise MEDIA_INVALID()
         new_text, new_entities = self._edited_text(bot, record.text, text, entities)
-        markup = self._bot_markup(bot, reply_markup, allow_game=False)
+        markup = self.bot_markup(bot, reply_markup, allow_game=False)
         new_markup = None if markup is None else bytes(markup)
         if (
             new_text == record.text
@@ -570,7 +570,7 @@ class MessageService:
                 owner.id, msg_ids, revoke=revoke, render_update=_render_delete
             )
         for deleted, stored in written:
-            self._publish(deleted.owner_id, [_logged(stored)], [], origin)
+            self.publish(deleted.owner_id, [_logged(stored)], [], origin)
         own = [deleted for deleted, _ in written if deleted.owner_id == owner.id]
         if own:
             return msg_types.AffectedMessages(
@@ -650,15 +650,17 @@ class MessageService:
             raise USER_IS_BOT()
         return recipient
 
-    def _check_text(self, text: str, *, allow_empty: bool) -> None:
+    def check_text(self, text: str, *, allow_empty: bool) -> None:
+        """A message text's own limits: not blank (unless ``allow_empty``), not too long."""
         if not text.strip() and not allow_empty:
             raise MESSAGE_EMPTY()
         if len(text) > self._config.message_length_max:
             raise MESSAGE_TOO_LONG()
 
-    def _bot_markup(
+    def bot_markup(
         self, sender: Account, markup: abcs.ReplyMarkup | None, *, allow_game: bool
     ) -> abcs.ReplyMarkup | None:
+        """The keyboard to store with ``sender``'s new message, checked."""
         # Users cannot attach keyboards; Telegram drops theirs silently.
         if markup is None or not sender.is_bot:
             return None
@@ -678,7 +680,7 @@ class MessageService:
             if entities is None:
                 return old_text, UNSET
             return old_text, pack_checked_entities(old_text, entities, self._config, resolve)
-        self._check_text(text, allow_empty=False)
+        self.check_text(text, allow_empty=False)
         # New text resets the formatting: the old offsets mean nothing in it.
         return text, pack_checked_entities(text, entities, self._config, resolve)
 
@@ -734,7 +736,7 @@ class MessageService:
         users = copies_users(copies)
         own_copy, own_update = copies[0]
         for copy, update in copies:
-            self._publish(copy.owner_id, [update], users, origin)
+            self.publish(copy.owner_id, [update], users, origin)
         return types.Updates(
             updates=[types.UpdateMessageID(id=own_copy.id, random_id=random_id), own_update],
             users=self._render_ids(sender.id, users),
@@ -765,7 +767,7 @@ class MessageService:
         updates = [(copy, _logged(stored)) for copy, stored in written]
         users = [i for copy, _ in updates for i in message_user_ids(copy)]
         for copy, update in updates:
-            self._publish(copy.owner_id, [update], users, origin)
+            self.publish(copy.owner_id, [update], users, origin)
         own_copy, own_update = updates[0]
         return types.Updates(
             updates=[own_update],
@@ -775,9 +777,10 @@ class MessageService:
             seq=0,
         )
 
-    def _publish(
+    def publish(
         self, account_id: int, updates: list[abcs.Update], user_ids: list[int], origin: Hashable
     ) -> None:
+        """Push already-logged ``updates`` to ``account_id``'s live sessions but ``origin``."""
         if not self._hub.online(account_id):
             return  # nobody to push to: the update is in the log for getDifference
         self._hub.publish(
@@ -793,8 +796,7 @@ class MessageService:
         )
 
     def _render_ids(self, viewer_id: int, ids: Iterable[int]) -> list[abcs.User]:
-        unique = list(dict.fromkeys(ids))
-        return render_users(self._storage.accounts.get_many(unique), viewer_id)
+        return render_user_ids(self._storage, ids, viewer_id)
 
     def _users_of(
         self, viewer_id: int, copies: Iterable[StoredMessage], extra_ids: Iterable[int] = ()

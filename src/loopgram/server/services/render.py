@@ -12,7 +12,7 @@ from typing import Final
 
 from loopgram import tl
 from loopgram.server.services.extra import MessageExtra
-from loopgram.storage import Account, PeerKind, PeerRef, StoredMessage
+from loopgram.storage import Account, PeerKind, PeerRef, Storage, StoredMessage
 from loopgram.tl import abcs, types
 
 DEFAULT_BOT_INFO_VERSION: Final = 1
@@ -55,6 +55,12 @@ def render_user(account: Account, viewer_id: int) -> types.User:
 
 def render_users(accounts: Iterable[Account], viewer_id: int) -> list[abcs.User]:
     return [render_user(a, viewer_id) for a in accounts]
+
+
+def render_user_ids(storage: Storage, ids: Iterable[int], viewer_id: int) -> list[abcs.User]:
+    """The accounts behind ``ids`` (each once, ids that name no account skipped) for
+    ``viewer_id``: the ``users`` vector of an answer or a pushed batch."""
+    return render_users(storage.accounts.get_many(list(dict.fromkeys(ids))), viewer_id)
 
 
 def parse_entities(data: bytes | None) -> list[abcs.MessageEntity] | None:
