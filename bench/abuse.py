@@ -185,6 +185,14 @@ class Attacker:
             raise RuntimeError(f"a raw session could not start: {first}")
         return raw
 
+    async def call_once(self, body: bytes, timeout: float) -> Outcome:
+        """``body`` sent alone on a fresh raw session (closed after): its outcome."""
+        raw = await self.session()
+        try:
+            return await raw.call(body, timeout)
+        finally:
+            await raw.close()
+
     def send_message(self, peer: Any, text: str, entities: list[bytes], random_id: int) -> bytes:
         from loopgram.tl.functions import messages
 
@@ -226,32 +234,25 @@ Result = tuple[bool, str]
 
 async def gzip_per_object(a: Attacker) -> Result:
     n = 8 if a.args.short else 64
-    raw = await a.session()
     body = a.gzipped_message(n)
-    got = await raw.call(body, 120)
-    await raw.close()
+    got = await a.call_once(body, 120)
     return addressed(got), f"{n} entities of 16 MiB gzipped, {len(body) // 1024} KB: {got}"
 
 
 async def gzip_in_one_message(a: Attacker) -> Result:
     n = 16 if a.args.short else 96
-    raw = await a.session()
-    inner = a.gzipped_message(n)
-    body = gz(inner)
-    got = await raw.call(body, 120)
-    await raw.close()
+    body = gz(a.gzipped_message(n))
+    got = await a.call_once(body, 120)
     return addressed(got), f"{n} gzipped entities in one outer gzip, {len(body)} B: {got}"
 
 
 async def gzip_nested(a: Attacker) -> Result:
     from loopgram.tl.functions import help
 
-    raw = await a.session()
     body = bytes(help.GetConfig())
     for _ in range(3):
         body = gz(body)
-    got = await raw.call(body, 60)
-    await raw.close()
+    got = await a.call_once(body, 60)
     return addressed(got), f"gzip(gzip(gzip(help.getConfig))): {got}"
 
 
@@ -324,15 +325,13 @@ async def many_huge_url_entities(a: Attacker) -> Result:
 async def entity_bounds(a: Attacker) -> Result:
     from loopgram.tl import types as ty
 
-    raw = await a.session()
     body = a.send_message(
         a.bot_peer,
         "hello",
         [bytes(ty.MessageEntityBold(offset=1000, length=10))],
         int.from_bytes(os.urandom(7), "little"),
     )
-    got = await raw.call(body, 60)
-    await raw.close()
+    got = await a.call_once(body, 60)
     return got.kind == "rpc_error" and got.code == 400, f"bold entity at 1000 in 'hello': {got}"
 
 
@@ -340,7 +339,6 @@ async def entity_count(a: Attacker) -> Result:
     from loopgram.tl import types as ty
     from loopgram.tl.functions import messages
 
-    raw = await a.session()
     entity = ty.MessageEntityBold(offset=0, length=1)
     request = messages.SendMessage(
         peer=a.bot_peer,
@@ -348,8 +346,7 @@ async def entity_count(a: Attacker) -> Result:
         random_id=int.from_bytes(os.urandom(7), "little"),
         entities=[entity] * 20_000,
     )
-    got = await raw.call(bytes(request), 60)
-    await raw.close()
+    got = await a.call_once(bytes(request), 60)
     ok = got.kind == "rpc_error" and got.code == 400
     detail = f"20 000 entities: {got}"
     if got.kind == "result":
@@ -464,9 +461,7 @@ async def long_names(a: Attacker) -> Result:
 async def long_username(a: Attacker) -> Result:
     from loopgram.tl.functions import account
 
-    raw = await a.session()
-    got = await raw.call(bytes(account.UpdateUsername(username="u" * 10_000)), 60)
-    await raw.close()
+    got = await a.call_once(bytes(account.UpdateUsername(username="u" * 10_000)), 60)
     return got.kind == "rpc_error" and got.code == 400, f"10 000-character username: {got}"
 
 

@@ -443,7 +443,7 @@ class Result:
         )
 
 
-async def _loops(
+async def measure(
     steps: list[Press], duration: float, warmup: float, server_cpu: Callable[[], float]
 ) -> Sample:
     """Each step awaited in a loop of its own; after ``warmup`` seconds, the round trips
@@ -479,12 +479,6 @@ async def _loops(
     )
 
 
-async def measure(
-    presses: list[Press], duration: float, warmup: float, server_cpu: Callable[[], float]
-) -> Sample:
-    return await _loops(presses, duration, warmup, server_cpu)
-
-
 async def getme_rate(
     base: str, path: str, connections: int, duration: float, server_cpu: Callable[[], float]
 ) -> Sample:
@@ -502,7 +496,7 @@ async def getme_rate(
 
         return step
 
-    sample = await _loops([get(link) for link in links], duration, 0.2, server_cpu)
+    sample = await measure([get(link) for link in links], duration, 0.2, server_cpu)
     for link in links:
         await link.close()
     return sample

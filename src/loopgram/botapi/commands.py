@@ -15,12 +15,12 @@ import re
 from typing import Any, Final
 
 from loopgram.botapi.errors import bad_request
+from loopgram.botapi.request import INT64_MAX
 from loopgram.server.services.commands import DEFAULT_SCOPE, CommandScope
 from loopgram.storage import PeerRef, Storage
 from loopgram.storage.bot_commands import Command
 
 _LANGUAGE: Final = re.compile(r"(?:[a-z]{2})?")
-_INT64_MAX: Final = 2**63 - 1
 _SCOPES: Final = {
     "default": ("default", ()),
     "all_private_chats": ("users", ()),
@@ -65,7 +65,7 @@ def _account_id(storage: Storage, value: int | str, missing: str) -> int:
             number = int(value)
         except ValueError:
             raise bad_request(missing) from None
-        account = storage.accounts.get(number) if 0 < number <= _INT64_MAX else None
+        account = storage.accounts.get(number) if 0 < number <= INT64_MAX else None
     if account is None:
         raise bad_request(missing)
     return account.id

@@ -14,6 +14,7 @@ from html.parser import HTMLParser
 from typing import Final
 
 from loopgram.botapi.errors import BotApiError, bad_request
+from loopgram.server.services.limits import utf16_length
 from loopgram.tl import abcs, types
 
 MDV2_RESERVED: Final = frozenset("_*[]()~`>#+-=|{}.!")
@@ -21,10 +22,6 @@ MDV2_RESERVED: Final = frozenset("_*[]()~`>#+-=|{}.!")
 
 def _fail(reason: str) -> BotApiError:
     return bad_request(f"can't parse entities: {reason}")
-
-
-def _u16(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
 
 
 @dataclass(slots=True)
@@ -37,7 +34,7 @@ class _Out:
 
     def add(self, text: str) -> None:
         self.parts.append(text)
-        self.length += _u16(text)
+        self.length += utf16_length(text)
 
     def entity(self, start: int, make: Callable[[int, int], abcs.MessageEntity]) -> None:
         length = self.length - start

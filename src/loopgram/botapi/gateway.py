@@ -44,7 +44,7 @@ from loopgram.botapi.errors import (
 )
 from loopgram.botapi.objects import JsonObject
 from loopgram.botapi.queue import UpdateQueues, update_json
-from loopgram.botapi.request import INT32_MAX, INT32_MIN, Params, Route
+from loopgram.botapi.request import INT32_MAX, INT32_MIN, INT64_MAX, INT64_MIN, Params, Route, dumps
 from loopgram.server.core import ServerCore
 from loopgram.server.errors import RpcError
 from loopgram.server.hub import Subscription
@@ -551,14 +551,9 @@ class BotApiGateway:
     ) -> tuple[str | None, list[abcs.MessageEntity] | None]:
         text = params.text(text_field)
         raw_entities = params.json("entities", "message entities")
-        if raw_entities is not None:
-            return text, objects.entities_from_api(raw_entities)
-        mode = (params.text("parse_mode") or "").strip().lower()
-        if mode and text is not None:
-            from loopgram.botapi.formatting import parse
-
-            return parse(text, mode)
-        return text, None
+        if text is None:
+            return None, None if raw_entities is None else objects.entities_from_api(raw_entities)
+        return _parse_text(text, (params.text("parse_mode") or "").strip(), raw_entities)
 
     def markup(self, params: Params) -> abcs.ReplyMarkup | None:
         return objects.markup_from_api(params.json("reply_markup", "reply keyboard markup"))
@@ -582,6 +577,20 @@ class BotApiGateway:
         return int.from_bytes(self._random(8), "little", signed=True)
 
 
+def _parse_text(
+    text: str, mode: str | None, entities: Any
+) -> tuple[str, list[abcs.MessageEntity] | None]:
+    """A text with its ``entities`` (parsed JSON) or in ``parse_mode`` ``mode``, as a message's
+    plain text and entities: explicit entities win over the mode, as officially."""
+    if entities is not None:
+        return text, objects.entities_from_api(entities)
+    if mode:
+        from loopgram.botapi.formatting import parse
+
+        return parse(text, mode)
+    return text, None
+
+
 @dataclass(frozen=True, slots=True)
 class _PeerHolder:
     """What the flood limiter reads a message's chat from."""
@@ -596,7 +605,7 @@ def _get_me(gw: BotApiGateway, bot: _Bot, params: Params) -> RawJson:
     # ``bot.account`` was refreshed from the storage by this request's token check.
     if bot.me_json is None:
         me = objects.me_to_api(render_user(bot.account, bot.account.id))
-        bot.me_json = RawJson(json.dumps(me, ensure_ascii=False, separators=(",", ":")))
+        bot.me_json = RawJson(dumps(me))
     return bot.me_json
 
 
@@ -681,20 +690,8 @@ def _lenient_query_id(params: Params, name: str) -> int:
 
 def _answer_inline_query(gw: BotApiGateway, bot: _Bot, params: Params) -> bool:
     query_id = _lenient_query_id(params, "inline_query_id")
-
-    def parse_text(
-        text: str, mode: str | None, entities: Any
-    ) -> tuple[str, list[abcs.MessageEntity] | None]:
-        if entities is not None:
-            return text, objects.entities_from_api(entities)
-        if mode:
-            from loopgram.botapi.formatting import parse
-
-            return parse(text, mode)
-        return text, None
-
     results = objects.inline_results_from_api(
-        params.json("results", "inline query results"), parse_text
+        params.json("results", "inline query results"), _parse_text
     )
     cache_time = params.integer("cache_time", 300, low=0, high=2_592_000, clamp=True)
     gw.flood(bot, "messages.setInlineBotResults")
@@ -729,8 +726,11 @@ def _answer_callback_query(gw: BotApiGateway, bot: _Bot, params: Params) -> bool
     )
 
 
-INT64_MIN: Final = -(2**63)
-INT64_MAX: Final = 2**63 - 1
+def _allowed_kinds(allowed: Any) -> list[str]:
+    """The parsed ``allowed_updates`` of ``getUpdates`` and ``setWebhook`` as update kinds."""
+    if not isinstance(allowed, list):
+        raise bad_request("can't parse allowed updates: expected an Array")
+    return [k for k in allowed if isinstance(k, str)]
 
 
 async def _get_updates(gw: BotApiGateway, bot: _Bot, params: Params) -> RawJson | list[Any]:
@@ -742,9 +742,7 @@ async def _get_updates(gw: BotApiGateway, bot: _Bot, params: Params) -> RawJson 
     if gw.queues.has_webhook(bot_id):
         raise conflict(CONFLICT_WEBHOOK)
     if allowed is not None:
-        if not isinstance(allowed, list):
-            raise bad_request("can't parse allowed updates: expected an Array")
-        gw.queues.set_allowed(bot_id, [k for k in allowed if isinstance(k, str)])
+        gw.queues.set_allowed(bot_id, _allowed_kinds(allowed))
     # A newer poll takes over: the older one, if still waiting, answers 409.
     bot.poll_generation += 1
     generation = bot.poll_generation
@@ -791,9 +789,7 @@ def _set_webhook(gw: BotApiGateway, bot: _Bot, params: Params) -> bool:
     max_connections = params.integer("max_connections", 40, low=1, high=100, clamp=True) or 40
     allowed = params.json("allowed_updates", "allowed updates")
     if allowed is not None:
-        if not isinstance(allowed, list):
-            raise bad_request("can't parse allowed updates: expected an Array")
-        gw.queues.set_allowed(bot.account.id, [k for k in allowed if isinstance(k, str)])
+        gw.queues.set_allowed(bot.account.id, _allowed_kinds(allowed))
     if params.boolean("drop_pending_updates"):
         gw.queues.drop_all(bot.account.id)
     gw.queues.set_webhook(bot.account.id, url, secret=secret, max_connections=max_connections)

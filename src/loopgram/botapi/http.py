@@ -8,17 +8,16 @@ HTTP/1.x and multipart, and enforces the body size limit), hands them to
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any, Final
+from typing import Final
 
 import aiohttp
 from aiohttp import web
 
 from loopgram.botapi.errors import BotApiError, error
 from loopgram.botapi.gateway import BotApiGateway, RawJson
-from loopgram.botapi.request import check_body_size, parse_fields, parse_path
+from loopgram.botapi.request import check_body_size, dumps, parse_fields, parse_path
 
 log = logging.getLogger(__name__)
 
@@ -33,17 +32,13 @@ _OK_TRUE: Final = '{"ok":true,"result":true}'
 """The answer of most methods, written once."""
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
 def _error_response(exc: BotApiError) -> web.Response:
     headers = {}
     if exc.retry_after is not None:
         headers["Retry-After"] = str(exc.retry_after)
     return web.Response(
         status=exc.code,
-        text=_dumps(exc.to_dict()),
+        text=dumps(exc.to_dict()),
         content_type="application/json",
         headers=headers,
     )
@@ -193,7 +188,7 @@ class BotApiServer:
         elif isinstance(result, RawJson):
             text = f'{{"ok":true,"result":{result}}}'
         else:
-            text = _dumps({"ok": True, "result": result})
+            text = dumps({"ok": True, "result": result})
         return web.Response(text=text, content_type="application/json")
 
 

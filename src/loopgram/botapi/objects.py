@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from loopgram.botapi.errors import BotApiError, bad_request
+from loopgram.server.services.limits import utf16_length
 from loopgram.tl import abcs, types
 
 JsonObject = dict[str, Any]
@@ -51,10 +52,6 @@ _SIMPLE_ENTITIES: Final[Mapping[str, type[abcs.MessageEntity]]] = {
 _COMMAND: Final = re.compile(r"/[A-Za-z0-9_]{1,64}(?:@[A-Za-z0-9_]{3,32})?")
 
 
-def utf16_len(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
-
-
 def detect_entities(text: str) -> list[abcs.MessageEntity]:
     """The entities Telegram's server finds in text sent without any: a bot command at the
     start (what the frameworks' command handlers look for)."""
@@ -64,7 +61,7 @@ def detect_entities(text: str) -> list[abcs.MessageEntity]:
     end = match.end()
     if end < len(text) and not text[end].isspace():
         return []
-    return [types.MessageEntityBotCommand(offset=0, length=utf16_len(match.group()))]
+    return [types.MessageEntityBotCommand(offset=0, length=utf16_length(match.group()))]
 
 
 def entity_to_api(entity: abcs.MessageEntity, users: Mapping[int, JsonObject]) -> JsonObject | None:
@@ -500,5 +497,4 @@ __all__ = [
     "message_to_api",
     "private_chat",
     "user_to_api",
-    "utf16_len",
 ]

@@ -19,6 +19,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
+from loopgram.botapi.request import dumps
 from loopgram.storage import Clock, RandomBytes, Storage
 from loopgram.storage.bot_updates import BotQueueState, BotUpdate
 
@@ -136,7 +137,7 @@ class UpdateQueues:
             allowed = self._allowed[bot_id] = allowed_kinds(state.allowed_updates)
         if kind not in allowed:
             return None
-        body = json.dumps({kind: obj}, ensure_ascii=False, separators=(",", ":")).encode()
+        body = dumps({kind: obj}).encode()
         return self._repo.push(bot_id, kind, body, date=int(self._clock()))
 
     def set_allowed(self, bot_id: int, kinds: Iterable[str]) -> None:

@@ -50,10 +50,15 @@ def parse_path(path: str) -> Route | None:
     return Route(match["token"], name.lower(), match["test"] is not None, name)
 
 
+def dumps(value: Any) -> str:
+    """Compact JSON, non-ASCII as is: every body the Bot API writes."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
 def _json_field(value: Any) -> str:
     if isinstance(value, str):
         return value
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return dumps(value)
 
 
 def parse_fields(
@@ -171,9 +176,12 @@ def check_body_size(size: int | None, limit: int) -> None:
 __all__ = [
     "INT32_MAX",
     "INT32_MIN",
+    "INT64_MAX",
+    "INT64_MIN",
     "Params",
     "Route",
     "check_body_size",
+    "dumps",
     "parse_fields",
     "parse_path",
 ]

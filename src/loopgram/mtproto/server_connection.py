@@ -87,13 +87,7 @@ from loopgram.mtproto.service import (
     rpc_result_body,
     signed64,
 )
-from loopgram.mtproto.session import (
-    HEADER,
-    Outgoing,
-    ServerSession,
-    quick_ack_token,
-    seal_message,
-)
+from loopgram.mtproto.session import HEADER, Outgoing, ServerSession, quick_ack_token
 from loopgram.mtproto.store import KeyEntry, SessionStore
 from loopgram.tl import InflateLimitError, MsgContainer, Reader, TLObject
 from loopgram.tl.core import OBJECTS
@@ -940,30 +934,17 @@ class ServerConnection(ConnectionBase):
         start = 0
         last = len(queue) - 1
         for i, (_, _, body) in enumerate(queue):
-            if i < last and body[12:16] == _RPC_ERROR_PREFIX and body[:4] == _RPC_RESULT_PREFIX:
+            if (
+                i < last
+                and body.startswith(_RPC_ERROR_PREFIX, 12)
+                and body.startswith(_RPC_RESULT_PREFIX)
+            ):
                 self._seal(session, salt, queue[start : i + 1])
                 start = i + 1
         self._seal(session, salt, queue[start:] if start else queue)
 
     def _seal(self, session: ServerSession, salt: int, queue: list[Outgoing]) -> None:
         """Seal queued messages: alone, or in ``msg_container``s."""
-        if len(queue) == 1:
-            msg_id, seqno, body = queue[0]
-            self._frames.append(
-                self._transport.encode(
-                    seal_message(
-                        session.auth_key,
-                        _X,
-                        salt,
-                        session.session_id,
-                        msg_id,
-                        seqno,
-                        body,
-                        self._padding,
-                    )
-                )
-            )
-            return
         seal_batches(
             queue,
             session.auth_key,

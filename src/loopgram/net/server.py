@@ -371,7 +371,7 @@ class Link(asyncio.Protocol):
             # open the connection: an exchange abandoned after req_pq_multi is forgotten
             # after the opening timeout, and its connection must not outlive it by the idle
             # timeout. The answer to the last step (dh_gen_ok) does open it.
-            if not self.connection.handshaking:
+            if not self.opened and not self.connection.handshaking:
                 self._mark_opened()
             self.sent_bytes += len(data)
             transport.write(data)

@@ -58,6 +58,8 @@ from loopgram.server.flood import FloodLimiter
 from loopgram.server.handlers import Registry, default_registry
 from loopgram.server.presses import PressBroker
 from loopgram.server.services import Services
+from loopgram.server.services.limits import storage_failure
+from loopgram.storage import StorageError
 from loopgram.tl import TLObject
 from loopgram.tl.core import (
     BOOL_FALSE_ID,
@@ -232,9 +234,8 @@ class Dispatcher:
             return self._finish(session, method, _Resumed(handler, waiting_on))
         except RpcError as error:
             return Answer(error=error, method=method)
-        except Exception:
-            self._log_failure(session, method)
-            return Answer(error=INTERNAL(), method=method)
+        except Exception as error:
+            return self._failed(session, method, error)
 
     async def _finish(self, session: SessionContext, method: str, rest: _Resumed) -> Answer:
         try:
@@ -244,9 +245,8 @@ class Dispatcher:
             return Answer(error=error, method=method)
         except asyncio.CancelledError:
             raise
-        except Exception:
-            self._log_failure(session, method)
-            return Answer(error=INTERNAL(), method=method)
+        except Exception as error:
+            return self._failed(session, method, error)
 
     def _unserved(self, query: object, method: str) -> RpcError:
         cid = getattr(query, "CONSTRUCTOR_ID", None)
@@ -259,16 +259,22 @@ class Dispatcher:
             )
         return METHOD_NOT_IMPLEMENTED()
 
-    def _log_failure(self, session: SessionContext, method: str) -> None:
-        # A bug a client can reach, it can reach a thousand times a second: one traceback
-        # per method and minute tells the operator as much.
-        self._log.error(
-            ("failed", method),
-            "%s of session %r failed",
-            method or "a request",
-            session.key,
-            exc_info=True,
-        )
+    def _failed(self, session: SessionContext, method: str, error: Exception) -> Answer:
+        """The answer to a query whose handler raised ``error`` (called in its ``except``): a
+        storage refusal Telegram has an error for gets that error, anything else 500."""
+        answer = storage_failure(error) if isinstance(error, StorageError) else None
+        if answer is None:
+            # A bug a client can reach, it can reach a thousand times a second: one traceback
+            # per method and minute tells the operator as much.
+            self._log.error(
+                ("failed", method),
+                "%s of session %r failed",
+                method or "a request",
+                session.key,
+                exc_info=True,
+            )
+            answer = INTERNAL()
+        return Answer(error=answer, method=method)
 
     # -- wrappers ---------------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ next call would be allowed; the refused call costs nothing, in no bucket, as on 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Hashable
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -64,27 +64,13 @@ class FloodLimiter:
     """``check(caller, method)`` spends one token of every bucket the call counts against, or
     raises ``FloodWait`` and spends none.
 
-    ``config`` gives the rates, read at each call (a ``ServerConfig``, or for the (caller,
-    method) buckets only, a ``rate_for(method)`` function). Buckets that have refilled
-    completely carry no information, so they are dropped whenever the table grows past
-    ``max_buckets``.
+    ``config`` gives the rates, read at each call. Buckets that have refilled completely
+    carry no information, so they are dropped whenever the table grows past ``max_buckets``.
     """
 
-    def __init__(
-        self,
-        clock: Clock,
-        config: ServerConfig | Callable[[str], Rate | None],
-        *,
-        max_buckets: int = 100_000,
-    ) -> None:
+    def __init__(self, clock: Clock, config: ServerConfig, *, max_buckets: int = 100_000) -> None:
         self._clock = clock
-        self._rate_for: Callable[[str], Rate | None]
-        if isinstance(config, ServerConfig):
-            self._config: ServerConfig | None = config
-            self._rate_for = config.rate_for
-        else:
-            self._config = None
-            self._rate_for = config
+        self._config = config
         self._max_buckets = max_buckets
         self._buckets: dict[Hashable, _Bucket] = {}
 
@@ -93,28 +79,39 @@ class FloodLimiter:
     ) -> None:
         """Count one call of ``method`` by ``caller``; ``query`` and ``bot`` say whether it
         is a bot's message and where it goes."""
-        wanted: list[tuple[Hashable, Rate]] = []
-        rate = self._rate_for(method)
-        if rate is not None:
-            wanted.append(((caller, method), rate))
         config = self._config
-        if bot and config is not None and config.flood_enabled and method in BOT_MESSAGE_METHODS:
-            chat = _chat_of(query)
-            if chat is not None:
-                key, group = chat
-                per_chat = config.bot_group_rate if group else config.bot_chat_rate
-                if per_chat is not None:
-                    wanted.append(((caller, key), per_chat))
-            if config.bot_messages_rate is not None:
-                wanted.append(((caller, _ALL_CHATS), config.bot_messages_rate))
-        if not wanted:
-            return
+        rate = config.rate_for(method)
+        if bot and method in BOT_MESSAGE_METHODS and config.flood_enabled:
+            wanted = self._message_rates(caller, query)
+            if rate is not None:
+                wanted.append(((caller, method), rate))
+            if wanted:
+                self._spend(wanted)
+        elif rate is not None:  # every other call: its (caller, method) bucket alone
+            self._spend((((caller, method), rate),))
+
+    def _message_rates(self, caller: Hashable, query: object) -> list[tuple[Hashable, Rate]]:
+        """The (bot, chat) and (bot, all chats) buckets a bot's message counts against."""
+        config = self._config
+        wanted: list[tuple[Hashable, Rate]] = []
+        chat = _chat_of(query)
+        if chat is not None:
+            key, group = chat
+            per_chat = config.bot_group_rate if group else config.bot_chat_rate
+            if per_chat is not None:
+                wanted.append(((caller, key), per_chat))
+        if config.bot_messages_rate is not None:
+            wanted.append(((caller, _ALL_CHATS), config.bot_messages_rate))
+        return wanted
+
+    def _spend(self, wanted: Sequence[tuple[Hashable, Rate]]) -> None:
+        """One token of each bucket, or ``FloodWait`` (the longest wait) and none."""
         now = self._clock()
         buckets = [self._refilled(key, rate, now) for key, rate in wanted]
-        wait = max(
-            ((1.0 - b.tokens) / b.rate.per_second for b in buckets if b.tokens < 1.0),
-            default=0.0,
-        )
+        wait = 0.0
+        for bucket in buckets:
+            if bucket.tokens < 1.0:
+                wait = max(wait, (1.0 - bucket.tokens) / bucket.rate.per_second)
         if wait > 0:
             raise FloodWait(max(1, math.ceil(wait)))
         for bucket in buckets:

@@ -3,8 +3,8 @@
 Each handler module owns a ``Registry`` and registers its handlers with ``@registry.method``;
 ``loopgram.server.handlers.default_registry`` merges them. A route says whether the method
 needs a logged-in account (the dispatcher answers ``401 AUTH_KEY_UNREGISTERED`` before
-login otherwise). Every handler answers a storage refusal it can explain with Telegram's
-error (``services.limits.storage_failure``) rather than a bare 500.
+login otherwise). The dispatcher answers a storage refusal a handler lets through with
+Telegram's error where it can (``services.limits.storage_failure``) rather than a bare 500.
 """
 
 from __future__ import annotations
@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from loopgram.server.context import RequestContext
-from loopgram.server.services.limits import storage_failure
-from loopgram.storage import StorageError
 from loopgram.tl import TLObject
 
 Req = TypeVar("Req", bound=TLObject)
@@ -36,23 +34,6 @@ class Route:
         return self.function.TL_NAME
 
 
-def _explaining_storage(
-    handler: Callable[[RequestContext, Req], Coroutine[Any, Any, Res]],
-) -> Callable[[RequestContext, Req], Coroutine[Any, Any, Res]]:
-    async def run(ctx: RequestContext, req: Req) -> Res:
-        try:
-            return await handler(ctx, req)
-        except StorageError as error:
-            answer = storage_failure(error)
-            if answer is None:
-                raise
-            raise answer from error
-
-    run.__name__ = handler.__name__
-    run.__doc__ = handler.__doc__
-    return run
-
-
 class Registry:
     def __init__(self) -> None:
         self._routes: dict[type[TLObject], Route] = {}
@@ -70,7 +51,7 @@ class Registry:
         ) -> Callable[[RequestContext, Req], Coroutine[Any, Any, Res]]:
             if function in self._routes:
                 raise ValueError(f"{function.TL_NAME} already has a handler")
-            self._routes[function] = Route(function, _explaining_storage(handler), needs_account)
+            self._routes[function] = Route(function, handler, needs_account)
             return handler
 
         return register
