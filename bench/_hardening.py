@@ -115,8 +115,8 @@ class _Counting(logging.Handler):
 
 
 async def _serve(args: argparse.Namespace) -> None:
+    from loopgram.node import LoopgramServer
     from loopgram.server import Rate, ServerConfig
-    from loopgram.server.app import LoopgramServer
 
     counting = _Counting()
     root = logging.getLogger()

@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from loopgram.clock import FakeClock, seeded_random
 from loopgram.crypto import (
     SERVER_EXPONENT_BITS,
     RsaPrivateKey,
@@ -37,7 +38,6 @@ from loopgram.crypto import (
 )
 from loopgram.crypto.bigint import available_powmods
 from loopgram.crypto.pq import available_factorizers
-from loopgram.mtproto.deps import FakeClock, seeded_random
 from loopgram.mtproto.handshake import (
     ClientHandshake,
     HandshakeResult,

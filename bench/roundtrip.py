@@ -133,8 +133,8 @@ def _framed(head: bytes, size: int) -> bytes:
 
 
 async def _serve(profile: str | None) -> None:
+    from loopgram.node import LoopgramServer
     from loopgram.server import Rate, ServerConfig
-    from loopgram.server.app import LoopgramServer
 
     logging.basicConfig(level=logging.WARNING)
     # The default flood limit (100 calls/s per account and method) would cap the one bot at

@@ -79,7 +79,7 @@ async def child(data: str) -> None:
     """Run a server; print ``port pem-path``; stop on SIGTERM."""
     import logging
 
-    from loopgram.server.app import LoopgramServer
+    from loopgram.node import LoopgramServer
 
     logging.basicConfig(level=logging.WARNING)
     raise_fd_limit()
@@ -295,7 +295,7 @@ async def measure_connections(server: ServerProcess, n: int) -> tuple[float, flo
 
 
 async def in_process_start(data: str, runs: int) -> float:
-    from loopgram.server.app import LoopgramServer
+    from loopgram.node import LoopgramServer
 
     samples = []
     for _ in range(runs):

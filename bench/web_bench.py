@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from loopgram.client.objects import Button
-from loopgram.server.app import LoopgramServer
+from loopgram.node import LoopgramServer
 from loopgram.testing.loopgram import bot_client
 from loopgram.tl import types
 
@@ -87,6 +87,9 @@ async def measure_scroll(browser: Any, server: LoopgramServer, url: str) -> tupl
     user = server.create_user("+999 66 7770000")
     bot = server.core.create_bot("scroll_bot").account
     peer = types.InputPeerUser(user_id=user.id, access_hash=user.access_hash)
+    # A bot cannot write first: the user starts the chat.
+    to_bot = types.InputPeerUser(user_id=bot.id, access_hash=bot.access_hash)
+    server.core.services.messages.send_message(user, to_bot, "/start", random_id=0)
     for n in range(1, 1001):
         text = f"message {n}: " + "some words to wrap " * (n % 5)
         server.core.services.messages.send_message(bot, peer, text, random_id=n)
@@ -97,7 +100,7 @@ async def measure_scroll(browser: Any, server: LoopgramServer, url: str) -> tupl
     await page.get_by_role("button", name="Sign in", exact=True).click()
     await page.locator("#dialogs button", has_text="scroll_bot").click()
     shown = page.locator("#messages .msg")
-    for count in range(200, 1001, 100):
+    for count in (*range(200, 1001, 100), 1001):  # the 1 000 and the /start
         await page.locator("#messages").evaluate("list => { list.scrollTop = 0; }")
         await expect(shown).to_have_count(count)
     gaps: list[float] = await page.evaluate(SCROLL)
@@ -217,6 +220,8 @@ async def run(args: argparse.Namespace) -> None:
                     await page.get_by_role("button", name="Link answer").last.click()
                     await expect(page.locator("#toast a")).to_be_visible()
                     await page.screenshot(path=str(out / "narrow.png"))
+                    await page.set_viewport_size({"width": 1280, "height": 760})
+                    await group_scene(page, server, out)
                 await context.close()
                 scroll = await measure_scroll(browser, server, url)
                 await browser.close()
@@ -237,6 +242,42 @@ async def run(args: argparse.Namespace) -> None:
             f"p50 {statistics.median(values):.2f} ms, p90 {pct(values, 0.9):.2f} ms, "
             f"p99 {pct(values, 0.99):.2f} ms"
         )
+
+
+async def group_scene(page: Any, server: LoopgramServer, out: Path) -> None:
+    """A named user in a basic group with the bot and another user, a press answered
+    (docs/web/group.png); the other user and the bot write through the services."""
+    from playwright.async_api import expect
+
+    await page.get_by_role("button", name="Profile").click()
+    profile = page.locator("#profile")
+    await profile.get_by_label("First name").fill("Ada")
+    await profile.get_by_label("Last name").fill("Lovelace")
+    await profile.get_by_label("Username").fill("ada_l")
+    await profile.get_by_role("button", name="Save").click()
+    accounts = server.core.services.accounts
+    bob = accounts.set_username(server.create_user("+999 66 0000002", "Bob", "Baker"), "bob_b")
+    await page.get_by_role("button", name="New group").click()
+    group = page.locator("#new-group")
+    await group.get_by_label("Group name").fill("Button club")
+    await group.get_by_label("Members").fill("@bench_bot @bob_b")
+    await group.get_by_role("button", name="Create").click()
+    await expect(page.locator("#chat-title")).to_have_text("Button club")
+    chats = server.core.services.chats
+    chat_id = server.storage.chats.chats_of(bob.id)[0]
+    chats.send_message(bob, chat_id, "Hi all! Try the bot's button", random_id=1)
+    bot = server.storage.accounts.get_by_username("bench_bot")
+    assert bot is not None
+    button = types.KeyboardInlineButton(
+        text="Toast", type=types.InlineButtonTypeCallback(data=b"toast")
+    )
+    markup = types.ReplyInlineMarkup(rows=[types.KeyboardInlineButtonRow(buttons=[button])])
+    chats.send_message(
+        bot, chat_id, "Welcome to the club. Pick one", random_id=2, reply_markup=markup
+    )
+    await page.get_by_role("button", name="Toast").last.click()
+    await expect(page.locator("#toast")).to_be_visible()
+    await page.screenshot(path=str(out / "group.png"))
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ import pytest
 
 import loopgram
 from loopgram.cli import main
-from loopgram.server.app import LAST_HOST, LAST_PORT, load_rsa_key
+from loopgram.node import LAST_HOST, LAST_PORT, load_rsa_key
 from loopgram.storage import open_storage
 
 SEED_HEX = (

@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from loopgram.mtproto.deps import FakeClock
+from loopgram.clock import FakeClock
 from loopgram.ratelog import RateLimitedLog
 
 log = logging.getLogger("tests.ratelog")

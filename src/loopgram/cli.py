@@ -12,7 +12,8 @@
   server has run with (JSON: ``host``, ``port``, ``public_key_pem``, ``fingerprint`` and
   ``layers: {min, max, shipped}``).
 - ``loopgram bot create NAME`` prints the new bot's token, alone on stdout; ``bot list``
-  lists the bots; ``bot token NAME`` prints a bot's token again, ``--revoke`` replaces it;
+  lists the bots; ``bot token NAME`` prints a bot's token again, ``--revoke`` replaces it and
+  logs the bot out everywhere (Bot API and MTProto sessions, also of a running server);
   ``bot privacy NAME [on|off]`` switches (or prints) the bot's privacy mode in groups.
   ``loopgram user create PHONE`` prints the new user's id; ``user list`` lists the users.
   All work while the server runs on the same directory (SQLite in WAL mode lets both
@@ -160,7 +161,7 @@ def _tl_decode(args: argparse.Namespace) -> int:
 
 # -- server commands ----------------------------------------------------------------------------
 
-# The same values as loopgram.server.app's DEFAULT_*, repeated so that building the parser
+# The same values as loopgram.node's DEFAULT_*, repeated so that building the parser
 # does not import the server (a test keeps them equal).
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 20443
@@ -180,9 +181,17 @@ def _checked_data_dir(data: str) -> Path:
 
 @contextmanager
 def _storage(args: argparse.Namespace) -> Iterator[Storage]:
-    from loopgram.storage import open_storage
+    from loopgram.storage import StorageError, open_storage
 
-    with open_storage(_checked_data_dir(args.data)) as storage:
+    if args.storage is None:
+        with open_storage(_checked_data_dir(args.data)) as storage:
+            yield storage
+        return
+    try:
+        opened = open_storage(args.storage)
+    except (StorageError, ValueError) as e:
+        raise LoopgramError(f"cannot open storage {_redacted(args.storage)}: {e}") from None
+    with opened as storage:
         yield storage
 
 
@@ -229,7 +238,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         settings = apply_setting(settings, assignment)
     flags = {
         name: getattr(args, name)
-        for name in ("host", "port", "data", "bot_api_port")
+        for name in ("host", "port", "data", "storage", "bot_api_port")
         if getattr(args, name) is not None
     }
     server = settings.server
@@ -289,7 +298,7 @@ def _serve(args: argparse.Namespace) -> int:
     import asyncio
     import signal
 
-    from loopgram.server.app import LOW_PORTS, LoopgramServer
+    from loopgram.node import LOW_PORTS, LoopgramServer
     from loopgram.server.config import DC_ID
 
     settings = _settings(args)
@@ -297,8 +306,25 @@ def _serve(args: argparse.Namespace) -> int:
     _checked_data_dir(settings.data)
 
     async def run() -> None:
+        storage = None
+        if settings.storage is not None:
+            from loopgram.storage import StorageError, open_storage
+
+            try:
+                storage = open_storage(settings.storage)
+            except (StorageError, ValueError) as e:
+                where = _redacted(settings.storage)
+                raise LoopgramError(f"cannot open storage {where}: {e}") from None
+        try:
+            await serve(storage)
+        finally:
+            if storage is not None:
+                storage.close()
+
+    async def serve(storage: Storage | None) -> None:
         server = LoopgramServer(
-            settings.data,
+            None if storage is not None else settings.data,
+            storage=storage,
             host=settings.host,
             # Port 0 would get one of the kernel's ephemeral ports (32768 and up), which
             # clients keeping the port in a signed 16-bit field cannot store.
@@ -307,6 +333,7 @@ def _serve(args: argparse.Namespace) -> int:
             config=settings.server,
             limits=settings.limits,
             bot_api_port=settings.bot_api_port,
+            redis_url=args.redis,
         )
         try:
             await server.start()
@@ -323,7 +350,8 @@ def _serve(args: argparse.Namespace) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, request_stop, sig.name)
         try:
-            print(f"loopgram server listening, data in {settings.data}")
+            where = settings.data if storage is None else _redacted(settings.storage or "")
+            print(f"loopgram server listening, data in {where}")
             print(_describe_layers(), end="")
             print(f"dc id: {DC_ID}")
             print(f"login code: {settings.server.login_code}")
@@ -341,6 +369,17 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _redacted(url: str) -> str:
+    """A storage URL without its password, for output."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return parts._replace(netloc=netloc).geturl()
+
+
 def _methods(args: argparse.Namespace) -> int:
     from loopgram.server.handlers.catalogue import render_markdown, render_text
 
@@ -349,16 +388,20 @@ def _methods(args: argparse.Namespace) -> int:
 
 
 def _info(args: argparse.Namespace) -> int:
-    from loopgram.server.app import ever_served, load_facts
+    from loopgram.node import ever_served, load_facts
     from loopgram.storage import DB_FILENAME
 
-    path = _checked_data_dir(args.data)
     never = LoopgramError(
         f"no loopgram server has run with data directory {args.data}: start one with "
         f"loopgram serve --data {args.data} (or give the right --data)"
     )
+    if args.storage is not None:
+        never = LoopgramError(
+            f"no loopgram server has run with storage {_redacted(args.storage)}: start one "
+            "with loopgram serve --storage URL"
+        )
     # Opening the storage would create a database, and the key a new server identity.
-    if not (path / DB_FILENAME).is_file():
+    elif not (_checked_data_dir(args.data) / DB_FILENAME).is_file():
         raise never
     with _storage(args) as storage:
         if not ever_served(storage):
@@ -378,8 +421,8 @@ _USERNAME_RULE = (
 
 
 def _bot_create(args: argparse.Namespace) -> int:
+    from loopgram.node import remember_bot_token
     from loopgram.server import RpcError, ServerCore
-    from loopgram.server.app import remember_bot_token
 
     with _storage(args) as storage:
         try:
@@ -423,8 +466,8 @@ def _bot_list(args: argparse.Namespace) -> int:
 
 
 def _bot_token(args: argparse.Namespace) -> int:
+    from loopgram.node import recall_bot_token, remember_bot_token
     from loopgram.server import ServerCore
-    from loopgram.server.app import recall_bot_token, remember_bot_token
 
     with _storage(args) as storage:
         bot = _find_bot(storage, args.name)
@@ -489,7 +532,7 @@ def _server_answers(host: str, port: int) -> bool:
 
 
 def _reset(args: argparse.Namespace) -> int:
-    from loopgram.server.app import LAST_HOST, LAST_PORT
+    from loopgram.node import LAST_HOST, LAST_PORT
     from loopgram.storage import DB_FILENAME, RSA_PRIVATE_KEY_PEM, open_storage
 
     path = _checked_data_dir(args.data)
@@ -533,6 +576,16 @@ def _add_data_option(parser: argparse.ArgumentParser, default: str | None) -> No
         default=default,
         metavar="DIR",
         help=f"data directory (SQLite database, RSA key); default ./{DEFAULT_DATA_DIR}",
+    )
+
+
+def _add_storage_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--storage",
+        default=None,
+        metavar="URL",
+        help="postgresql://user:password@host/db[?schema=NAME]: state in PostgreSQL, shared "
+        "by every process given the same URL (default: SQLite in the data directory)",
     )
 
 
@@ -582,11 +635,18 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"default {DEFAULT_PORT}; 0 picks a free port below 32768",
     )
     _add_data_option(serve, None)
+    _add_storage_option(serve)
     serve.add_argument(
         "--bot-api-port",
         type=_port,
         default=None,
         help=f"the Bot API over HTTP (default {DEFAULT_BOT_API_PORT}; 0 picks a free port)",
+    )
+    serve.add_argument(
+        "--redis",
+        metavar="URL",
+        default=None,
+        help="several processes: share pending calls and updates through Redis (redis://...)",
     )
     serve.add_argument(
         "--answer-timeout",
@@ -619,6 +679,7 @@ def build_parser() -> argparse.ArgumentParser:
         "info", help="print host, port, public key, fingerprint and the API layers served"
     )
     _add_data_option(info, DEFAULT_DATA_DIR)
+    _add_storage_option(info)
     info.add_argument("--json", action="store_true", help="as JSON")
     info.set_defaults(func=_info)
 
@@ -634,16 +695,21 @@ def build_parser() -> argparse.ArgumentParser:
     bot_create.add_argument("name", help="the bot's username, ending in 'bot'")
     bot_create.add_argument("--first-name", default=None, help="display name (default NAME)")
     _add_data_option(bot_create, DEFAULT_DATA_DIR)
+    _add_storage_option(bot_create)
     bot_create.set_defaults(func=_bot_create)
     bot_list = bot_sub.add_parser("list", help="list the bots: id, @username, name")
     _add_data_option(bot_list, DEFAULT_DATA_DIR)
+    _add_storage_option(bot_list)
     bot_list.set_defaults(func=_bot_list)
     bot_token = bot_sub.add_parser("token", help="print a bot's token again")
     bot_token.add_argument("name", help="the bot's username")
     bot_token.add_argument(
-        "--revoke", action="store_true", help="make a new token; the old one stops working"
+        "--revoke",
+        action="store_true",
+        help="make a new token; the old one stops working and the bot is logged out",
     )
     _add_data_option(bot_token, DEFAULT_DATA_DIR)
+    _add_storage_option(bot_token)
     bot_token.set_defaults(func=_bot_token)
     bot_privacy = bot_sub.add_parser(
         "privacy", help="a bot's privacy mode in groups (as BotFather's /setprivacy)"
@@ -656,6 +722,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="on: only commands and mentions; off: every message (default: print the mode)",
     )
     _add_data_option(bot_privacy, DEFAULT_DATA_DIR)
+    _add_storage_option(bot_privacy)
     bot_privacy.set_defaults(func=_bot_privacy)
 
     user = sub.add_parser("user", help="manage user accounts")
@@ -665,9 +732,11 @@ def build_parser() -> argparse.ArgumentParser:
     user_create.add_argument("--first-name", default=None)
     user_create.add_argument("--last-name", default=None)
     _add_data_option(user_create, DEFAULT_DATA_DIR)
+    _add_storage_option(user_create)
     user_create.set_defaults(func=_user_create)
     user_list = user_sub.add_parser("list", help="list the users: id, phone, @username, name")
     _add_data_option(user_list, DEFAULT_DATA_DIR)
+    _add_storage_option(user_list)
     user_list.set_defaults(func=_user_list)
 
     reset = sub.add_parser(

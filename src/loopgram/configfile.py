@@ -46,7 +46,7 @@ from typing import Any, Final
 
 from loopgram import LoopgramError
 from loopgram.net import Limits
-from loopgram.server.app import DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT
+from loopgram.node import DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT
 from loopgram.server.config import Rate, ServerConfig
 
 __all__ = ["ConfigError", "Settings", "apply_setting", "load_settings", "reference_table"]
@@ -70,6 +70,9 @@ class Settings:
     """Port to listen on; 0 picks a free one below 32768."""
     data: str = DEFAULT_DATA_DIR
     """Data directory: the SQLite database, the RSA key, the accounts."""
+    storage: str | None = None
+    """Storage URL instead of the data directory's SQLite, e.g. ``postgresql://user:pw@host/db``
+    (``?schema=NAME``, default ``public``) for several processes sharing one database."""
     advertised_host: str | None = None
     """Host ``help.getConfig`` gives clients (default: ``host``, or 127.0.0.1 for a wildcard)."""
     bot_api_port: int = DEFAULT_BOT_API_PORT

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import TextIO
 
 from loopgram.client import Button, CallbackQuery, Client, Message, QueryIdInvalidError
-from loopgram.server.app import LoopgramServer
+from loopgram.node import LoopgramServer
 from loopgram.tl import functions
 
 __all__ = ["main", "run"]

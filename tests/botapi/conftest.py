@@ -1,38 +1,24 @@
-"""Fixtures of the Bot API tests: a server with the Bot API on the test's own loop, and an
-HTTP client for raw requests."""
+"""Fixtures of the Bot API tests: a server with the Bot API on the test's own loop (``server``
+and ``clock``, shared with tests/web in ``tests/http_fixtures``), and an HTTP client for raw
+requests."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 import pytest
 
-from loopgram.crypto import RsaPrivateKey
-from loopgram.mtproto.deps import FakeClock
-from loopgram.server.app import LoopgramServer
+from loopgram.node import LoopgramServer
 from loopgram.storage import Account, PeerRef
 from loopgram.tl import types
 
+from ..http_fixtures import clock, server
 
-@pytest.fixture
-def clock() -> FakeClock:
-    # Near real time, for the Telethon users of these tests (see tests/integration/conftest).
-    return FakeClock(time.time())
-
-
-@pytest.fixture
-async def server(
-    clock: FakeClock, loopgram_rsa_key: RsaPrivateKey
-) -> AsyncIterator[LoopgramServer]:
-    async with LoopgramServer(
-        port=0, bot_api_port=0, clock=clock, rsa_key=loopgram_rsa_key
-    ) as running:
-        yield running
+__all__ = ["Api", "Chat", "clock", "server"]
 
 
 @pytest.fixture
@@ -73,12 +59,17 @@ class Chat:
     """A user of the same server talking to the bot through the services directly (the
     MTProto handlers call the same methods)."""
 
-    def __init__(self, server: LoopgramServer, api: Api, phone: str = "15550001") -> None:
+    def __init__(
+        self, server: LoopgramServer, api: Api, phone: str = "15550001", *, started: bool = True
+    ) -> None:
         self.server = server
         self.api = api
         self.user = server.create_user(phone, "Ann")
         self.bot = api.bot_account(server)
         self._random = itertools.count(1)
+        if started:
+            # A bot cannot write first: the user opens the chat, as anyone does on Telegram.
+            self.say("/start")
 
     @property
     def bot_peer(self) -> types.InputPeerUser:

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from loopgram.mtproto.deps import FakeClock
-from loopgram.server.app import LoopgramServer
+from loopgram.clock import FakeClock
+from loopgram.node import LoopgramServer
 from loopgram.tl.types import messages as msg_types
 
 from .conftest import Api, Chat

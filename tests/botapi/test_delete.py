@@ -7,8 +7,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from loopgram.mtproto.deps import FakeClock
-from loopgram.server.app import LoopgramServer
+from loopgram.clock import FakeClock
+from loopgram.node import LoopgramServer
 from loopgram.storage import PeerRef
 from loopgram.tl import types
 
@@ -38,8 +38,8 @@ async def test_delete_message_removes_the_bots_message_from_both_boxes(
 
     assert await api.ok("deleteMessage", chat_id=chat.user.id, message_id=sent["message_id"])
 
-    assert _box(server, chat.user.id, chat.bot.id) == ["stays"]
-    assert _box(server, chat.bot.id, chat.user.id) == ["stays"]
+    assert _box(server, chat.user.id, chat.bot.id) == ["stays", "/start"]
+    assert _box(server, chat.bot.id, chat.user.id) == ["stays", "/start"]
     (for_user,) = _deleted_updates(server, chat.user.id, user_pts)
     (for_bot,) = _deleted_updates(server, chat.bot.id, bot_pts)
     assert (for_user.pts, for_user.pts_count) == (user_pts + 1, 1)
@@ -54,8 +54,8 @@ async def test_a_bot_may_delete_a_users_message_in_their_private_chat(
     (update,) = await api.ok("getUpdates")
     message_id = update["message"]["message_id"]
     assert await api.ok("deleteMessage", chat_id=chat.user.id, message_id=message_id)
-    assert _box(server, chat.user.id, chat.bot.id) == []
-    assert _box(server, chat.bot.id, chat.user.id) == []
+    assert _box(server, chat.user.id, chat.bot.id) == ["/start"]
+    assert _box(server, chat.bot.id, chat.user.id) == ["/start"]
 
 
 async def test_delete_message_errors_use_the_official_texts(
@@ -86,7 +86,7 @@ async def test_delete_messages_deletes_what_it_finds_and_skips_the_rest(
     assert await api.ok(
         "deleteMessages", chat_id=chat.user.id, message_ids=[ids[0], ids[2], 77_777]
     )
-    assert _box(server, chat.user.id, chat.bot.id) == ["m1"]
+    assert _box(server, chat.user.id, chat.bot.id) == ["m1", "/start"]
     (for_user,) = _deleted_updates(server, chat.user.id, user_pts)
     assert for_user.pts_count == 2
     # Nothing left to delete among them: still true, and nothing more is logged.

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from loopgram.server.app import LoopgramServer
+from loopgram.node import LoopgramServer
 from loopgram.testing.botapi import aiogram_bot, ptb_application_builder
 
 from ..integration.support import eventually, start_bot, start_user, within

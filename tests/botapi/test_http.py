@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 
 from loopgram.botapi.http import DEFAULT_MAX_BODY
-from loopgram.server.app import LoopgramServer
+from loopgram.node import LoopgramServer
 
 from .conftest import Api, Chat
 
@@ -27,7 +27,8 @@ async def test_get_with_a_query_string(api: Api) -> None:
     assert body["result"]["username"] == "examplebot"
     assert body["result"]["is_bot"] is True
     assert body["result"]["supports_inline_queries"] is True  # as the inline rules have it
-    assert body["result"]["can_join_groups"] is False  # no groups yet
+    assert body["result"]["can_join_groups"] is True  # users add bots to basic groups
+    assert body["result"]["can_read_all_group_messages"] is False  # privacy mode by default
     assert response.content_type == "application/json"
 
 

@@ -9,7 +9,7 @@ import base64
 from typing import Any
 
 from loopgram.botapi.gateway import inline_message_id, parse_inline_message_id
-from loopgram.server.app import LoopgramServer
+from loopgram.node import LoopgramServer
 from loopgram.tl import types
 from loopgram.tl.types import messages as msg_types
 

@@ -17,7 +17,7 @@ from loopgram.botapi.queue import (
     render_update,
     update_json,
 )
-from loopgram.mtproto.deps import FakeClock
+from loopgram.clock import FakeClock
 from loopgram.storage import MemoryStorage
 
 START = 1_700_000_000.0
@@ -152,3 +152,31 @@ def test_update_json_is_the_rendered_update_as_text(setup: tuple[UpdateQueues, i
     pushed = queues.push(bot, "callback_query", {"id": "5", "data": 'a"\\é'})
     assert pushed is not None
     assert json.loads(update_json(pushed)) == render_update(pushed)
+
+
+def test_staged_updates_are_invisible_until_flushed_then_queued_in_order(
+    setup: tuple[UpdateQueues, int],
+) -> None:
+    queues, bot = setup
+    queues.set_allowed(bot, ["callback_query", "message"])
+    assert queues.stage(bot, "callback_query", {"n": 1})
+    assert queues.stage(bot, "callback_query", {"n": 2})
+    assert not queues.stage(bot, "inline_query", {"n": 0})  # left out by allowed_updates
+    assert queues.staged == 2
+    assert queues.take(bot, 0, 100) == []  # nothing a bot could see before the commit
+    flushed = queues.flush()
+    assert [u.update_id for u in flushed] == [flushed[0].update_id, flushed[0].update_id + 1]
+    assert queues.staged == 0 and queues.flush() == []
+    assert [json.loads(u.body)["callback_query"]["n"] for u in queues.take(bot, 0, 100)] == [1, 2]
+
+
+def test_an_update_queued_now_is_written_after_the_staged_ones(
+    setup: tuple[UpdateQueues, int],
+) -> None:
+    queues, bot = setup
+    assert queues.stage(bot, "callback_query", {"n": 1})
+    pushed = queues.push(bot, "message", {"n": 2})
+    assert pushed is not None and queues.staged == 0
+    taken = queues.take(bot, 0, 100)
+    assert [u.kind for u in taken] == ["callback_query", "message"]
+    assert taken[1].update_id == pushed.update_id == taken[0].update_id + 1

@@ -8,7 +8,7 @@ from pathlib import Path
 import aiohttp
 
 from loopgram.crypto import RsaPrivateKey
-from loopgram.server.app import LoopgramServer
+from loopgram.node import LoopgramServer
 from loopgram.storage import DB_FILENAME, SqliteStorage
 
 from .conftest import Api

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import aiohttp
 
+from loopgram.clock import FakeClock
 from loopgram.crypto import RsaPrivateKey
-from loopgram.mtproto.deps import FakeClock
-from loopgram.server.app import LoopgramServer
+from loopgram.node import LoopgramServer
 
 from .conftest import Api, Chat
 
@@ -173,7 +173,7 @@ async def test_unconfirmed_updates_survive_a_restart(
             assert second.bot_api_url is not None
             api = Api(http, second.bot_api_url, api.token)
             # Subscribed again at start: a message before the bot's first call is queued.
-            Chat(second, api, phone="15550002").say("three")
+            Chat(second, api, phone="15550002", started=False).say("three")
             updates = await api.ok("getUpdates")
             assert [u["message"]["text"] for u in updates] == ["two", "three"]
             assert updates[0]["update_id"] == one["update_id"] + 1

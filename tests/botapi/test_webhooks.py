@@ -13,9 +13,9 @@ import pytest
 from aiohttp import web
 
 from loopgram.botapi import BotApiGateway, BotApiServer
+from loopgram.clock import FakeClock
 from loopgram.crypto import RsaPrivateKey
-from loopgram.mtproto.deps import FakeClock
-from loopgram.server.app import LoopgramServer
+from loopgram.node import LoopgramServer
 
 from ..integration.support import eventually
 from .conftest import Api, Chat
@@ -233,7 +233,7 @@ async def test_a_webhook_and_its_undelivered_updates_survive_a_restart(
             assert first.bot_api_url is not None
             api = Api(http, first.bot_api_url, first.create_bot("examplebot"))
             await api.ok("setWebhook", url=receiver.url)
-            Chat(first, api).say("while it was down")
+            Chat(first, api, started=False).say("while it was down")
             await _until(lambda: len(receiver.requests) >= 1)
         finally:
             await first.stop()

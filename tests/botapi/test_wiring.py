@@ -10,7 +10,7 @@ import pytest
 
 from loopgram.cli import DEFAULT_BOT_API_PORT, build_parser
 from loopgram.crypto import RsaPrivateKey
-from loopgram.server.app import LoopgramServer
+from loopgram.node import LoopgramServer
 from loopgram.testing.server import ServerThread
 
 

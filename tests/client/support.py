@@ -9,8 +9,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from loopgram.client import Button, CallbackQuery, Client, Message
-from loopgram.mtproto.deps import FakeClock, seeded_random
-from loopgram.server.app import LoopgramServer
+from loopgram.clock import FakeClock, seeded_random
+from loopgram.node import LoopgramServer
 
 T = TypeVar("T")
 

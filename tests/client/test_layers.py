@@ -11,8 +11,8 @@ import pytest
 from loopgram.client import Button, CallbackAnswer, Client, Message
 from loopgram.client._layered import InLayer, unwrapping
 from loopgram.client.errors import ConnectionLayerInvalidError, UrlInvalidError, rpc_error
+from loopgram.clock import seeded_random
 from loopgram.crypto import RsaPrivateKey
-from loopgram.mtproto.deps import seeded_random
 from loopgram.net.client import Sender
 from loopgram.tl import LAYER, TLFunction, TLObject, functions, layers, types
 from loopgram.tl.core import TLDecodeError

@@ -13,7 +13,7 @@ import pytest
 
 from loopgram.client import Client, ConnectionLostError, Message, ReconnectPolicy
 from loopgram.crypto import RsaPrivateKey
-from loopgram.server.app import LoopgramServer
+from loopgram.node import LoopgramServer
 from loopgram.tl import LAYER, functions
 from loopgram.tl.mtproto import types as mt_types
 from loopgram.tl.mtproto.functions import Ping

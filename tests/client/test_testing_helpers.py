@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from loopgram.client import RpcError
-from loopgram.server.app import LoopgramServer
+from loopgram.node import LoopgramServer
 from loopgram.testing.loopgram import Inbox, bot_client, loopgram_client, user_client
 
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from loopgram.client import MemorySession, Message, UpdateState
 from loopgram.client.updates import UpdateManager
-from loopgram.mtproto.deps import FakeClock
+from loopgram.clock import FakeClock
 from loopgram.tl import TLObject, abcs, types
 from loopgram.tl.types import updates as upd
 

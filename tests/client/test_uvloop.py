@@ -8,10 +8,10 @@ import asyncio
 
 import uvloop
 
+from loopgram.clock import FakeClock
 from loopgram.crypto import RsaPrivateKey
-from loopgram.mtproto.deps import FakeClock
+from loopgram.node import LoopgramServer
 from loopgram.server import ServerConfig
-from loopgram.server.app import LoopgramServer
 
 from .support import World
 

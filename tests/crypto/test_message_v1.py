@@ -8,6 +8,7 @@ from hashlib import sha1
 
 import pytest
 
+from loopgram.clock import seeded_random
 from loopgram.crypto import (
     AuthKey,
     CryptoValueError,
@@ -16,7 +17,6 @@ from loopgram.crypto import (
     decrypt_message_v1,
     encrypt_message_v1,
 )
-from loopgram.mtproto.deps import seeded_random
 
 KEY = AuthKey(seeded_random(1)(256))
 

@@ -14,9 +14,9 @@ import pytest
 
 pytest.importorskip("telethon")
 
+from loopgram.clock import FakeClock
 from loopgram.crypto import RsaPrivateKey
-from loopgram.mtproto.deps import FakeClock
-from loopgram.server.app import LoopgramServer
+from loopgram.node import LoopgramServer
 from loopgram.testing.server import ServerThread
 
 from .support import Pair, make_pair

@@ -19,10 +19,9 @@ from pathlib import Path
 import pytest
 from telethon.errors import PhoneCodeInvalidError  # type: ignore[import-untyped]
 
-from loopgram import cli
+from loopgram import cli, node
 from loopgram.crypto import RsaPublicKey
-from loopgram.server import app
-from loopgram.server.app import ServerFacts
+from loopgram.node import ServerFacts
 from loopgram.testing.telethon import telethon_client
 
 from .support import start_bot, start_user, within
@@ -105,11 +104,11 @@ def serving(tmp_path: Path) -> Iterator[Serving]:
 
 def test_cli_defaults_match_the_server() -> None:
     assert (cli.DEFAULT_HOST, cli.DEFAULT_PORT, cli.DEFAULT_DATA_DIR) == (
-        app.DEFAULT_HOST,
-        app.DEFAULT_PORT,
-        app.DEFAULT_DATA_DIR,
+        node.DEFAULT_HOST,
+        node.DEFAULT_PORT,
+        node.DEFAULT_DATA_DIR,
     )
-    assert app.DEFAULT_PORT < 32768
+    assert node.DEFAULT_PORT < 32768
 
 
 async def test_serve_info_bot_and_user_create(serving: Serving, tmp_path: Path) -> None:

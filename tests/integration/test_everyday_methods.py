@@ -15,9 +15,9 @@ import aiohttp
 import pytest
 from telethon import errors, events, functions, types  # type: ignore[import-untyped]
 
+from loopgram.clock import FakeClock
 from loopgram.crypto import RsaPrivateKey
-from loopgram.mtproto.deps import FakeClock
-from loopgram.server.app import LoopgramServer
+from loopgram.node import LoopgramServer
 from loopgram.testing.server import ServerThread
 
 from .support import LOGIN_CODE, Pair, Peer, eventually, start_bot, start_user, within

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from telethon import Button, errors, events, functions, types  # type: ignore[import-untyped]
 
-from loopgram.mtproto.deps import FakeClock
-from loopgram.server.app import LoopgramServer
+from loopgram.clock import FakeClock
+from loopgram.node import LoopgramServer
 
 from .support import Pair, within
 

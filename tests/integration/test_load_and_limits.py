@@ -25,18 +25,18 @@ from typing import Any
 import pytest
 from telethon import Button, events  # type: ignore[import-untyped]
 
-import loopgram.server.app as server_app
+import loopgram.node.links as server_app
 import loopgram.tl.functions.help as fhelp
 from loopgram.client import Client, RpcError
 from loopgram.client import Message as LoopgramMessage
+from loopgram.clock import FakeClock
 from loopgram.crypto import RsaPrivateKey, RsaPublicKey
 from loopgram.mtproto.client_connection import ClientConnection
-from loopgram.mtproto.deps import FakeClock
 from loopgram.mtproto.events import HandshakeCompleted
 from loopgram.mtproto.server_connection import ServerConnection
 from loopgram.net import Limits
+from loopgram.node import LoopgramServer
 from loopgram.server import ServerConfig
-from loopgram.server.app import LoopgramServer
 from loopgram.testing.server import ServerThread
 from loopgram.testing.telethon import telethon_client
 from loopgram.tl import TLObject
@@ -525,7 +525,7 @@ EMFILE_SERVER = """
 import asyncio, importlib, logging, sys
 from loopgram.net import Limits
 from loopgram.server import ServerConfig
-from loopgram.server.app import LoopgramServer
+from loopgram.node import LoopgramServer
 
 logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
 # What a server that has been up a while has loaded already (the key exchange's optional

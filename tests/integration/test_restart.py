@@ -11,7 +11,7 @@ from typing import Any
 from telethon import Button, events  # type: ignore[import-untyped]
 
 from loopgram.crypto import AuthKey
-from loopgram.server.app import LoopgramServer
+from loopgram.node import LoopgramServer
 from loopgram.testing.telethon import telethon_client
 
 from .support import eventually, make_pair, within

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from loopgram.clock import FakeClock, seeded_random
 from loopgram.crypto import AuthKey
-from loopgram.mtproto.deps import FakeClock, seeded_random
 from loopgram.mtproto.salts import ServerSalts
 from loopgram.mtproto.session import ServerSession
 from loopgram.mtproto.store import KeyEntry

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
+from loopgram.clock import FakeClock, seeded_random
 from loopgram.crypto import RsaPrivateKey
 from loopgram.mtproto.client_connection import ClientConnection
-from loopgram.mtproto.deps import FakeClock, seeded_random
 from loopgram.mtproto.errors import LocalProtocolError
 from loopgram.mtproto.events import (
     AuthKeyCreated,

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
+from loopgram.clock import FakeClock, seeded_random
 from loopgram.mtproto.client_connection import ClientConnection
-from loopgram.mtproto.deps import FakeClock, seeded_random
 from loopgram.mtproto.errors import RemoteProtocolError
 from loopgram.mtproto.events import (
     DisconnectRequested,

@@ -13,9 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from loopgram.clock import FakeClock, seeded_random
 from loopgram.crypto import RsaPrivateKey
 from loopgram.mtproto.client_connection import ClientConnection
-from loopgram.mtproto.deps import FakeClock, seeded_random
 from loopgram.mtproto.errors import RemoteProtocolError
 from loopgram.mtproto.events import Event
 from loopgram.mtproto.server_connection import ServerConnection

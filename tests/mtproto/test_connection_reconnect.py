@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pytest
 
+from loopgram.clock import FakeClock, seeded_random
 from loopgram.crypto import RsaPrivateKey
 from loopgram.mtproto.client_connection import ClientConnection
-from loopgram.mtproto.deps import FakeClock, seeded_random
 from loopgram.mtproto.events import (
     HandshakeCompleted,
     MessageRejected,

@@ -8,9 +8,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from loopgram.clock import FakeClock, seeded_random
 from loopgram.crypto import AuthKey
 from loopgram.mtproto.client_connection import ClientConnection
-from loopgram.mtproto.deps import FakeClock, seeded_random
 from loopgram.mtproto.events import Event, RequestReceived
 from loopgram.mtproto.salts import ServerSalts
 from loopgram.mtproto.server_connection import ServerConnection

@@ -38,7 +38,7 @@ from telethon.network.mtprotosender import MTProtoSender  # type: ignore[import-
 from telethon.tl import functions as telethon_functions  # type: ignore[import-untyped]
 from telethon.tl.alltlobjects import LAYER as telethon_layer  # type: ignore[import-untyped]
 
-from loopgram.mtproto.deps import FakeClock, seeded_random, system_clock
+from loopgram.clock import FakeClock, seeded_random, system_clock
 from loopgram.mtproto.errors import RemoteProtocolError
 from loopgram.mtproto.events import MessageRejected, RequestReceived
 from loopgram.mtproto.server_connection import ServerConnection

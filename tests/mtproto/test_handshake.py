@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from loopgram import LoopgramError
+from loopgram.clock import FakeClock, seeded_random
 from loopgram.crypto import (
     DH_PRIME,
     DH_PRIME_BYTES,
@@ -26,7 +27,6 @@ from loopgram.crypto import (
     generate_pq,
     handshake_aes_key_iv,
 )
-from loopgram.mtproto.deps import FakeClock, seeded_random
 from loopgram.mtproto.handshake import (
     MAX_DH_GEN_RETRIES,
     ClientHandshake,

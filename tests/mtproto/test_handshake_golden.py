@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from loopgram.clock import FakeClock, seeded_random
 from loopgram.crypto import (
     DH_PRIME,
     AuthKey,
@@ -31,7 +32,6 @@ from loopgram.crypto import (
     handshake_aes_key_iv,
     initial_server_salt,
 )
-from loopgram.mtproto.deps import FakeClock, seeded_random
 from loopgram.mtproto.handshake import (
     ClientHandshake,
     HandshakeError,

@@ -21,8 +21,8 @@ from telethon.crypto import rsa as telethon_rsa  # type: ignore[import-untyped]
 from telethon.extensions import BinaryReader  # type: ignore[import-untyped]
 from telethon.network import authenticator  # type: ignore[import-untyped]
 
+from loopgram.clock import FakeClock, seeded_random
 from loopgram.crypto import RsaPadding
-from loopgram.mtproto.deps import FakeClock, seeded_random
 from loopgram.mtproto.handshake import HandshakeResult, ServerHandshake
 from tests.vectors.make_vectors import load_test_key
 

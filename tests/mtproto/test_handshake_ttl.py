@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from loopgram.mtproto.deps import FakeClock, seeded_random
+from loopgram.clock import FakeClock, seeded_random
 from loopgram.mtproto.errors import RemoteProtocolError
 from loopgram.mtproto.events import AuthKeyCreated
 from loopgram.mtproto.handshake import DEFAULT_TTL, HandshakeError, ServerState

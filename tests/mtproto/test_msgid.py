@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from loopgram.mtproto.deps import FakeClock
+from loopgram.clock import FakeClock
 from loopgram.mtproto.msgid import (
     DUPLICATE,
     BadMsgCode,

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
+from loopgram.clock import FakeClock, seeded_random
 from loopgram.crypto import decrypt_message, encrypt_message
 from loopgram.mtproto.client_connection import ClientConnection
-from loopgram.mtproto.deps import FakeClock, seeded_random
 from loopgram.mtproto.errors import RemoteProtocolError
 from loopgram.mtproto.events import MessageRejected, RequestReceived, SessionCreated
 from loopgram.mtproto.server_connection import ServerConnection

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from loopgram.mtproto.deps import seeded_random
+from loopgram.clock import seeded_random
 from loopgram.mtproto.salts import MAX_FUTURE_SALTS, ServerSalts
 from loopgram.mtproto.session import PaddingPool
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from loopgram.mtproto.deps import FakeClock, seeded_random
+from loopgram.clock import FakeClock, seeded_random
 from loopgram.server import ServerConfig, ServerCore
 from loopgram.storage import Storage, open_storage
 

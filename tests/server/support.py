@@ -12,9 +12,10 @@ from typing import Any, TypeVar
 import loopgram.tl.functions.auth as fauth
 import loopgram.tl.functions.messages as fmsg
 from loopgram import tl
-from loopgram.mtproto.deps import FakeClock, seeded_random
+from loopgram.clock import FakeClock, seeded_random
 from loopgram.server import RpcError, ServerConfig, ServerCore, ServerInfo, SessionContext
-from loopgram.storage import Account, Storage
+from loopgram.server.services.render import render_message
+from loopgram.storage import Account, PeerRef, Storage
 from loopgram.tl import TLFunction, abcs, types
 from loopgram.tl.abcs import Updates
 from loopgram.tl.types import auth as auth_types
@@ -150,12 +151,30 @@ def keyboard(*rows: list[types.KeyboardInlineButton]) -> types.ReplyInlineMarkup
 _random_ids = itertools.count(1)
 
 
+def open_chat(core: ServerCore, user: Account, bot: Account) -> None:
+    """The user's "/start" to the bot, stored without pushing it to anyone, unless their
+    chat has a message already: on Telegram a bot cannot write first."""
+    if core.storage.messages.history(bot.id, PeerRef.user(user.id), limit=1):
+        return
+    core.storage.messages.send(
+        sender_id=user.id,
+        peer=PeerRef.user(bot.id),
+        text="/start",
+        render_update=lambda c: bytes(
+            types.UpdateNewMessage(message=render_message(c), pts=c.pts, pts_count=1)
+        ),
+    )
+
+
 async def send(
     sender: Caller,
     to: Caller | Account,
     text: str = "hello",
     markup: abcs.ReplyMarkup | None = None,
 ) -> types.Updates:
+    recipient = to.me if isinstance(to, Caller) else to
+    if sender.me.is_bot and not recipient.is_bot:
+        open_chat(sender.core, recipient, sender.me)
     result = await sender.call(
         fmsg.SendMessage(
             peer=sender.input_peer(to),
@@ -199,7 +218,11 @@ async def keyboard_message(
     message id in the user's box."""
     user.pushed.clear()
     await send(bot, user, text, markup or keyboard([callback("A", b"a"), callback("B", b"b")]))
-    (update,) = user.take(types.UpdateNewMessage)
+    # In a supergroup or channel the message arrives as updateNewChannelMessage.
+    (update,) = user.updates_of(types.UpdateNewMessage) + user.updates_of(
+        types.UpdateNewChannelMessage
+    )
+    user.pushed.clear()
     assert isinstance(update.message, types.Message)
     return update.message.id
 

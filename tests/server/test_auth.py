@@ -8,7 +8,7 @@ import pytest
 
 import loopgram.tl.functions.auth as fauth
 import loopgram.tl.functions.users as fusers
-from loopgram.mtproto.deps import FakeClock
+from loopgram.clock import FakeClock
 from loopgram.server import RpcError, ServerConfig, ServerCore
 from loopgram.storage import Storage
 from loopgram.tl import types

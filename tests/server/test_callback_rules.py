@@ -1,10 +1,13 @@
 """Server layer: one test per row of DESIGN.md's table "The callback-query rules", each in
-a private chat and in a basic group.
+a private chat, a basic group, a supergroup and a broadcast channel.
 
 In the ``group`` run every conversation between a user and a bot happens in a group of the
 two (created on first use): ``Caller.input_peer`` answers the group's ``inputPeerChat``, so
-the same requests and assertions exercise the group path. Conversations between two users
-(the inline-mode row) stay private.
+the same requests and assertions exercise the group path. The ``supergroup`` run does the
+same in a supergroup the user created and the bot is a member of, the ``channel`` run in a
+broadcast channel whose admin is the bot and whose subscriber is the user; there
+``input_peer`` is the caller's own ``inputPeerChannel`` (its own access hash).
+Conversations between two users (the inline-mode row) stay private.
 """
 
 from __future__ import annotations
@@ -14,9 +17,10 @@ from typing import Any
 import pytest
 
 import loopgram.tl.functions.messages as fmsg
-from loopgram.mtproto.deps import FakeClock
+from loopgram.clock import FakeClock
 from loopgram.server import ServerConfig, ServerCore
 from loopgram.storage import Account, PeerRef, Storage
+from loopgram.storage.channels import ChannelRole
 from loopgram.tl import types
 from loopgram.tl.types import messages as msg_types
 
@@ -30,25 +34,33 @@ from .support import (
     login_bot,
     login_user,
     make_core,
+    open_chat,
     settle,
     start_press,
 )
 
 
-@pytest.fixture(params=["private", "group"], autouse=True)
+@pytest.fixture(params=["private", "group", "supergroup", "channel"], autouse=True)
 def chat_kind(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    if request.param == "group":
+    kind = str(request.param)
+    if kind != "private":
         private_peer = Caller.input_peer
 
-        def group_peer(self: Caller, other: Caller | Account) -> Any:
+        def shared_peer(self: Caller, other: Caller | Account) -> Any:
             account = other.me if isinstance(other, Caller) else other
             if self.me.is_bot == account.is_bot:
                 return private_peer(self, other)
             user, bot = (account, self.me) if self.me.is_bot else (self.me, account)
-            return types.InputPeerChat(chat_id=_group_of(self.core.storage, user, bot))
+            if kind == "group":
+                return types.InputPeerChat(chat_id=_group_of(self.core.storage, user, bot))
+            channel_id = _channel_of(self.core.storage, user, bot, megagroup=kind == "supergroup")
+            return types.InputPeerChannel(
+                channel_id=channel_id,
+                access_hash=self.core.services.keys.channel_access_hash(self.me.id, channel_id),
+            )
 
-        monkeypatch.setattr(Caller, "input_peer", group_peer)
-    return str(request.param)
+        monkeypatch.setattr(Caller, "input_peer", shared_peer)
+    return kind
 
 
 def _group_of(storage: Storage, user: Account, bot: Account) -> int:
@@ -58,6 +70,30 @@ def _group_of(storage: Storage, user: Account, bot: Account) -> int:
         return min(shared)
     chat, _ = storage.chats.create(user.id, "rules", [bot.id], date=0)
     return chat.id
+
+
+def _channel_of(storage: Storage, user: Account, bot: Account, *, megagroup: bool) -> int:
+    # Made straight in storage, like the groups: a supergroup of the user with the bot as a
+    # member, or a channel of the bot (its admin) with the user as a subscriber.
+    shared = set(storage.channels.channels_of(user.id)) & set(storage.channels.channels_of(bot.id))
+    for channel in storage.channels.get_many(sorted(shared)):
+        if channel.megagroup == megagroup:
+            return channel.id
+    creator, member = (user, bot) if megagroup else (bot, user)
+    channel = storage.channels.create(creator.id, "rules", about="", megagroup=megagroup, date=0)
+    storage.channels.put_member(
+        channel.id, member.id, role=ChannelRole.MEMBER, inviter_id=creator.id, date=0
+    )
+    return channel.id
+
+
+def _last_bot_message(chat_kind: str, bot: Caller, user: Caller) -> int:
+    """The id of the bot's newest message in its chat with ``user``, as the bot names it."""
+    storage = bot.core.storage
+    if chat_kind in ("supergroup", "channel"):
+        channel_id = _channel_of(storage, user.me, bot.me, megagroup=chat_kind == "supergroup")
+        return storage.channels.history(channel_id, limit=1)[0].id
+    return storage.messages.history(bot.me.id, _peer(chat_kind, bot, user), limit=1)[0].id
 
 
 def _peer(chat_kind: str, bot: Caller, user: Caller) -> PeerRef:
@@ -84,10 +120,16 @@ async def test_press_sends_update_bot_callback_query_and_stays_pending(
     (batch,) = bot.pushed
     assert isinstance(batch, types.Updates)
     assert batch.seq == 0 and batch.date == int(core.clock())
+    if chat_kind in ("supergroup", "channel"):
+        channel_id = _channel_of(core.storage, user.me, bot.me, megagroup=chat_kind == "supergroup")
+        (channel,) = batch.chats
+        assert isinstance(channel, types.Channel) and channel.id == channel_id
+        # The channel as the bot sees it: the bot's own access hash.
+        assert channel.access_hash == bot.input_peer(user).access_hash
     group = _peer(chat_kind, bot, user)
     if chat_kind == "group":
         assert [c.id for c in batch.chats if isinstance(c, types.Chat)] == [group.id]
-    else:
+    elif chat_kind == "private":
         assert batch.chats == []
     assert [u.id for u in batch.users if isinstance(u, types.User)] == [user.me.id]
     (query,) = batch.updates
@@ -95,13 +137,18 @@ async def test_press_sends_update_bot_callback_query_and_stays_pending(
     assert query.user_id == user.me.id
     if chat_kind == "group":
         assert query.peer == types.PeerChat(chat_id=group.id)
+    elif chat_kind != "private":
+        assert query.peer == types.PeerChannel(channel_id=channel.id)
     else:
         assert query.peer == types.PeerUser(user_id=user.me.id)
     assert query.data == b"b" and query.game_short_name is None
     assert query.query_id != 0
-    # msg_id is the message's id in the bot's box, where the bot can edit it.
-    bot_copy = core.storage.messages.get(bot.me.id, query.msg_id)
-    assert bot_copy is not None and bot_copy.out and bot_copy.text == "pick one"
+    # msg_id is the message's id in the bot's box (a channel's own id in a channel), where
+    # the bot can edit it.
+    assert query.msg_id == _last_bot_message(chat_kind, bot, user)
+    if chat_kind in ("private", "group"):
+        bot_copy = core.storage.messages.get(bot.me.id, query.msg_id)
+        assert bot_copy is not None and bot_copy.out and bot_copy.text == "pick one"
     task.cancel()
 
 
@@ -399,8 +446,7 @@ async def test_data_of_edited_away_button_is_data_invalid(core: ServerCore, chat
     bot = await login_bot(core, "shop_bot")
     user = await login_user(core, "+1 555 0100")
     msg_id = await keyboard_message(bot, user)
-    chat = _peer(chat_kind, bot, user)
-    bot_msg_id = core.storage.messages.history(bot.me.id, chat, limit=1)[0].id
+    bot_msg_id = _last_bot_message(chat_kind, bot, user)
     await bot.call(
         fmsg.EditMessage(
             peer=bot.input_peer(user),
@@ -576,6 +622,7 @@ async def test_game_flag_on_message_without_game_button_is_data_invalid(core: Se
 
 
 async def _game_message(bot: Caller, user: Caller) -> int:
+    open_chat(bot.core, user.me, bot.me)
     user.pushed.clear()
     await bot.call(
         fmsg.SendMedia(
@@ -587,7 +634,10 @@ async def _game_message(bot: Caller, user: Caller) -> int:
             random_id=77,
         )
     )
-    (update,) = user.take(types.UpdateNewMessage)
+    (update,) = user.updates_of(types.UpdateNewMessage) + user.updates_of(
+        types.UpdateNewChannelMessage
+    )
+    user.pushed.clear()
     message = update.message
     assert isinstance(message, types.Message)
     assert isinstance(message.media, types.MessageMediaGame)

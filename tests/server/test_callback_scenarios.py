@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 
 import loopgram.tl.functions.messages as fmsg
-from loopgram.mtproto.deps import FakeClock
+from loopgram.clock import FakeClock
 from loopgram.server import ServerCore
 from loopgram.storage import PeerRef
 from loopgram.tl import types

@@ -14,7 +14,7 @@ import loopgram.tl.functions.help as fhelp
 import loopgram.tl.functions.messages as fmsg
 import loopgram.tl.functions.updates as fupd
 import loopgram.tl.functions.users as fusers
-from loopgram.mtproto.deps import FakeClock
+from loopgram.clock import FakeClock
 from loopgram.server import (
     ERRORS,
     FloodWait,

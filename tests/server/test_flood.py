@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 import loopgram.tl.functions.messages as fmsg
-from loopgram.mtproto.deps import FakeClock
+from loopgram.clock import FakeClock
 from loopgram.server import FloodWait, Rate, ServerConfig
 from loopgram.server.flood import FloodLimiter
 from loopgram.storage import Storage

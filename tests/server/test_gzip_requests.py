@@ -8,7 +8,7 @@ import pytest
 
 import loopgram.tl.functions as fn
 import loopgram.tl.functions.help as fhelp
-from loopgram.mtproto.deps import FakeClock, seeded_random
+from loopgram.clock import FakeClock, seeded_random
 from loopgram.mtproto.server_connection import DEFAULT_MAX_INFLATE
 from loopgram.server import ServerConfig, ServerCore, ServerInfo
 from loopgram.storage import Storage

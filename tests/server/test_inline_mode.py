@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import loopgram.tl.functions.messages as fmsg
-from loopgram.mtproto.deps import FakeClock
+from loopgram.clock import FakeClock
 from loopgram.server import ServerConfig, ServerCore
 from loopgram.storage import PeerRef, Storage
 from loopgram.tl import abcs, layers, types

@@ -16,7 +16,7 @@ import loopgram.tl.functions.auth as fauth
 import loopgram.tl.functions.help as fhelp
 import loopgram.tl.functions.messages as fmsg
 import loopgram.tl.functions.updates as fupd
-from loopgram.mtproto.deps import FakeClock
+from loopgram.clock import FakeClock
 from loopgram.server import ServerConfig, ServerCore
 from loopgram.storage import Storage
 from loopgram.storage._common import MAX_VALUE_BYTES
@@ -35,6 +35,7 @@ from .support import (
     login_user,
     make_core,
     new_message,
+    open_chat,
     send,
     start_press,
     url_button,
@@ -68,7 +69,10 @@ def send_request(
 
 
 async def pair(core: ServerCore) -> tuple[Caller, Caller]:
-    return await login_bot(core, "limits_bot"), await login_user(core, "+1 555 0100")
+    """A bot and a user who started it: both at pts 1 and message id 1 (the "/start")."""
+    bot, user = await login_bot(core, "limits_bot"), await login_user(core, "+1 555 0100")
+    open_chat(core, user.me, bot.me)
+    return bot, user
 
 
 def pts_of(caller: Caller) -> int:
@@ -94,7 +98,7 @@ async def test_an_entity_outside_the_text_is_entity_bounds_invalid(
     bot, user = await pair(core)
     error = await bot.fails(send_request(bot, user, "hello", [bold(offset, length)]))
     assert (error.code, error.message) == (400, "ENTITY_BOUNDS_INVALID")
-    assert pts_of(user) == 0
+    assert pts_of(user) == 1
 
 
 async def test_entities_past_the_hundredth_and_empty_ones_are_dropped(core: ServerCore) -> None:
@@ -110,7 +114,7 @@ async def test_a_huge_url_entity_is_refused_and_nothing_is_stored(core: ServerCo
     huge = "https://example.com/" + "a" * (16 * 1024 * 1024)
     error = await bot.fails(send_request(bot, user, "click", [text_url(0, 5, huge)]))
     assert (error.code, error.message) == (400, "ENTITIES_TOO_LONG")
-    assert pts_of(user) == 0 and pts_of(bot) == 0
+    assert pts_of(user) == 1 and pts_of(bot) == 1
 
 
 async def test_a_text_url_longer_than_the_url_limit_is_entities_too_long(
@@ -326,7 +330,7 @@ async def test_a_value_the_storage_refuses_is_input_request_too_long_not_interna
     url = "https://example.com/" + "a" * MAX_VALUE_BYTES
     error = await bot.fails(send_request(bot, user, "click", [text_url(0, 5, url)]))
     assert (error.code, error.message) == (400, "INPUT_REQUEST_TOO_LONG")
-    assert pts_of(user) == 0
+    assert pts_of(user) == 1
 
 
 # -- the largest message allowed -------------------------------------------------------------
@@ -385,11 +389,12 @@ async def test_the_largest_messages_allowed_still_reach_both_sides(
         assert len(message.entities or []) == config.entities_max
     for me, other in ((bot, user), (user, bot)):
         messages, calls = await difference_messages(me)
-        assert [m.id for m in messages] == list(range(1, count + 1))
+        # The "/start" first, then the bot's messages.
+        assert [m.id for m in messages] == list(range(1, count + 2))
         assert calls > 1  # larger than one answer may carry: sliced
         history = await me.call(history_request(me.input_peer(other), limit=100))
         assert isinstance(history, msg_types.Messages)
-        assert [m.id for m in history.messages] == list(range(count, 0, -1))
+        assert [m.id for m in history.messages] == list(range(count + 1, 0, -1))
 
 
 # -- mentions and inline queries -------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 The user's session announces layer 158 (``invokeWithLayer``) and reads everything the way the
 network driver writes it for that layer (``loopgram.tl.layers.serialize``, as
-``server.app`` does): the pushed update and ``messages.getHistory`` both arrive, parsed by
+``node.links`` does): the pushed update and ``messages.getHistory`` both arrive, parsed by
 the layer-158 schema, with the new entity dropped and the others kept.
 """
 
@@ -21,7 +21,7 @@ from loopgram.tl import TLFunction, layers, types
 from loopgram.tl.abcs import Updates
 from tests.tl.test_layers_oracle import Interp
 
-from .support import Caller, history_request, login_bot, login_user
+from .support import Caller, history_request, login_bot, login_user, open_chat
 
 R = TypeVar("R")
 
@@ -73,6 +73,7 @@ async def test_a_229_bots_new_entity_reaches_a_158_user_without_it(
 ) -> None:
     bot = await login_bot(core, "datebot")
     user = await old_session(core, "+1 555 0190")
+    open_chat(core, user.me, bot.me)
     user.pushed.clear()
 
     with caplog.at_level(logging.ERROR):
@@ -95,7 +96,7 @@ async def test_a_229_bots_new_entity_reaches_a_158_user_without_it(
 
     # History answers instead of failing to encode.
     history: Any = await user.call(history_request(user.input_peer(bot.me), limit=10))
-    (msg,) = [m for m in history.messages if isinstance(m, types.Message)]
+    msg, _start = [m for m in history.messages if isinstance(m, types.Message)]
     assert (msg.message, msg.entities) == ("Meet tomorrow", [BOLD])
 
     # The bot, on 229, keeps both.

@@ -1,5 +1,5 @@
-"""Server layer: it sits on tl, mtproto and storage, never on the network drivers or the
-client."""
+"""Server layer: it sits on tl, mtproto and storage, never on the front doors (net, botapi,
+web), the composition root (node) or the client."""
 
 from __future__ import annotations
 
@@ -8,13 +8,20 @@ from pathlib import Path
 
 import loopgram.server
 
-FORBIDDEN = ("loopgram.net", "loopgram.client", "loopgram.testing", "loopgram.cli")
+FORBIDDEN = (
+    "loopgram.net",
+    "loopgram.botapi",
+    "loopgram.web",
+    "loopgram.node",
+    "loopgram.client",
+    "loopgram.testing",
+    "loopgram.cli",
+)
 PACKAGE = Path(loopgram.server.__file__).parent
 
 
 def test_server_imports_no_driver_or_client() -> None:
-    # server/app.py is the composition root that wires in the network driver.
-    files = [p for p in sorted(PACKAGE.rglob("*.py")) if p.name != "app.py"]
+    files = sorted(PACKAGE.rglob("*.py"))
     assert files
     for path in files:
         for node in ast.walk(ast.parse(path.read_text())):

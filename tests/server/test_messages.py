@@ -21,6 +21,7 @@ from .support import (
     login_bot,
     login_user,
     new_message,
+    open_chat,
     send,
     url_button,
 )
@@ -117,6 +118,7 @@ async def test_invalid_keyboards_are_refused(
 ) -> None:
     bot = await login_bot(core, "shop_bot")
     user = await login_user(core, "+1 555 0100")
+    open_chat(core, user.me, bot.me)
     failure = await bot.fails(
         fmsg.SendMessage(
             peer=bot.input_peer(user), message="x", random_id=1, reply_markup=keyboard([button])
@@ -135,6 +137,7 @@ async def test_callback_data_of_64_bytes_is_fine(core: ServerCore) -> None:
 async def test_too_many_buttons_is_reply_markup_too_long(core: ServerCore) -> None:
     bot = await login_bot(core, "shop_bot")
     user = await login_user(core, "+1 555 0100")
+    open_chat(core, user.me, bot.me)
     rows = [[callback(str(i), str(i).encode())] for i in range(101)]
     failure = await bot.fails(
         fmsg.SendMessage(
@@ -361,6 +364,7 @@ async def test_read_history_takes_one_pts_for_the_read_mark(core: ServerCore) ->
 async def test_game_message_gets_a_default_play_button(core: ServerCore) -> None:
     bot = await login_bot(core, "games_bot")
     user = await login_user(core, "+1 555 0100")
+    open_chat(core, user.me, bot.me)
     result = await bot.call(
         fmsg.SendMedia(
             peer=bot.input_peer(user),

@@ -9,7 +9,7 @@ from loopgram.server import ServerCore
 from loopgram.storage import PeerRef
 from loopgram.tl import types
 
-from .support import Caller, login_bot, login_user, new_message
+from .support import Caller, login_bot, login_user, new_message, open_chat
 from .test_inline_mode import answered_query, article, send_result
 
 
@@ -72,6 +72,7 @@ async def test_random_ids_are_per_sender(core: ServerCore) -> None:
 async def test_a_repeated_game_send_stores_one_message(core: ServerCore) -> None:
     bot = await login_bot(core, "games_bot")
     user = await login_user(core, "+1 555 0100")
+    open_chat(core, user.me, bot.me)
     request = fmsg.SendMedia(
         peer=bot.input_peer(user),
         media=types.InputMediaGame(
@@ -84,7 +85,7 @@ async def test_a_repeated_game_send_stores_one_message(core: ServerCore) -> None
     again = await bot.call(request)
     assert isinstance(first, types.Updates) and isinstance(again, types.Updates)
     assert again.updates == first.updates
-    assert len(history_texts(user, bot)) == 1
+    assert history_texts(user, bot) == ["", "/start"]  # one game, after the user's start
 
 
 async def test_a_repeated_inline_result_send_stores_one_message_and_tells_the_bot_once(

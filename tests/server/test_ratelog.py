@@ -9,7 +9,7 @@ import pytest
 
 import loopgram.tl.functions as fn
 import loopgram.tl.functions.help as fhelp
-from loopgram.mtproto.deps import FakeClock
+from loopgram.clock import FakeClock
 from loopgram.server import ServerCore
 from loopgram.server.handlers import Registry
 from loopgram.storage import Storage

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import loopgram.tl.functions.messages as fmsg
 import loopgram.tl.functions.updates as fupd
-from loopgram.mtproto.deps import FakeClock
+from loopgram.clock import FakeClock
 from loopgram.server import ServerConfig, ServerCore
 from loopgram.storage import Storage
 from loopgram.tl import types
 from loopgram.tl.types import updates as upd_types
 
-from .support import callback, keyboard, login_bot, login_user, make_core, new_message, send
+from .support import (
+    callback,
+    keyboard,
+    login_bot,
+    login_user,
+    make_core,
+    new_message,
+    open_chat,
+    send,
+)
 
 
 def _get_difference(pts: int, **kwargs: int) -> fupd.GetDifference:
@@ -31,23 +40,24 @@ async def test_get_state_follows_pts(core: ServerCore) -> None:
 async def test_get_difference_returns_what_a_client_missed(core: ServerCore) -> None:
     bot = await login_bot(core, "shop_bot")
     user = await login_user(core, "+1 555 0100")
+    open_chat(core, user.me, bot.me)  # the user's "/start": pts 1
     user.session.close()  # offline: nothing is pushed
     sent = new_message(await send(bot, user, "menu", keyboard([callback("A", b"a")])))
     await bot.call(fmsg.EditMessage(peer=bot.input_peer(user), id=sent.id, message="menu v2"))
     assert user.pushed == []
 
-    diff = await user.call(_get_difference(0))
+    diff = await user.call(_get_difference(1))
 
     assert isinstance(diff, upd_types.Difference)
     (message,) = diff.new_messages
     assert isinstance(message, types.Message) and message.message == "menu"
     assert isinstance(message.reply_markup, types.ReplyInlineMarkup)
     (edit,) = diff.other_updates
-    assert isinstance(edit, types.UpdateEditMessage) and edit.pts == 2
-    assert isinstance(diff.state, upd_types.State) and diff.state.pts == 2
+    assert isinstance(edit, types.UpdateEditMessage) and edit.pts == 3
+    assert isinstance(diff.state, upd_types.State) and diff.state.pts == 3
     assert {u.id for u in diff.users if isinstance(u, types.User)} == {user.me.id, bot.me.id}
 
-    empty = await user.call(_get_difference(2))
+    empty = await user.call(_get_difference(3))
     assert empty == upd_types.DifferenceEmpty(date=int(core.clock()), seq=0)
 
 

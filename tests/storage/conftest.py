@@ -13,8 +13,10 @@ from pathlib import Path
 import pytest
 
 from loopgram.storage import MemoryStorage, SqliteStorage, Storage
+from loopgram.storage.postgres import PostgresStorage
+from loopgram.testing.postgres import SchemaPool, require_postgres_url
 
-BACKENDS = ["memory", "sqlite"]
+BACKENDS = ["memory", "sqlite", "postgres"]
 
 START = 1_700_000_000
 
@@ -36,7 +38,9 @@ def seeded_random(seed: int = 1) -> Callable[[int], bytes]:
     return random.Random(seed).randbytes
 
 
-def make_storage(backend: str, tmp_path: Path, clock: FakeClock) -> Storage:
+def make_storage(
+    backend: str, tmp_path: Path, clock: FakeClock, postgres_url: str | None = None
+) -> Storage:
     if backend == "memory":
         return MemoryStorage(clock=clock, random_bytes=seeded_random())
     if backend == "sqlite":
@@ -47,7 +51,21 @@ def make_storage(backend: str, tmp_path: Path, clock: FakeClock) -> Storage:
             random_bytes=seeded_random(),
             synchronous="NORMAL",
         )
+    if backend == "postgres":
+        if postgres_url is None:
+            raise AssertionError("the postgres backend needs a schema URL")
+        return PostgresStorage(postgres_url, clock=clock, random_bytes=seeded_random())
     raise AssertionError(f"unknown backend {backend}")
+
+
+@pytest.fixture(scope="session")
+def postgres_schemas() -> Iterator[SchemaPool]:
+    """Migrated schemas, emptied between tests (a fresh one per test costs its migrations)."""
+    pool = SchemaPool(require_postgres_url())
+    try:
+        yield pool
+    finally:
+        pool.close()
 
 
 @pytest.fixture
@@ -57,8 +75,17 @@ def clock() -> FakeClock:
 
 @pytest.fixture(params=BACKENDS)
 def storage(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> Iterator[Storage]:
-    store = make_storage(request.param, tmp_path, clock)
-    try:
-        yield store
-    finally:
-        store.close()
+    if request.param != "postgres":
+        store = make_storage(request.param, tmp_path, clock)
+        try:
+            yield store
+        finally:
+            store.close()
+        return
+    pool: SchemaPool = request.getfixturevalue("postgres_schemas")
+    with pool.lease() as url:
+        store = make_storage("postgres", tmp_path, clock, url)
+        try:
+            yield store
+        finally:
+            store.close()

@@ -49,6 +49,38 @@ def test_pushed_updates_count_up_from_the_first_id(storage: Storage, clock: Fake
     ]
 
 
+def test_push_many_queues_a_batch_in_order_per_bot_and_skips_bots_without_a_queue(
+    storage: Storage, clock: FakeClock
+) -> None:
+    a, b, stray = _bot(storage, "firstbot"), _bot(storage, "secondbot"), _bot(storage, "straybot")
+    storage.bot_updates.open(a, first_id=10)
+    storage.bot_updates.open(b, first_id=500)
+    storage.bot_updates.push(a, "message", b"a0")
+    batch = [
+        (a, "callback_query", b"a1"),
+        (b, "callback_query", b"b1"),
+        (stray, "callback_query", b"lost"),
+        (a, "inline_query", b"a2"),
+    ]
+    pushed = storage.bot_updates.push_many(batch)
+    assert [(u.bot_id, u.update_id, u.kind, u.body) for u in pushed] == [
+        (a, 11, "callback_query", b"a1"),
+        (b, 500, "callback_query", b"b1"),
+        (a, 12, "inline_query", b"a2"),
+    ]
+    assert all(u.date == int(clock()) for u in pushed)
+    assert [u.body for u in storage.bot_updates.pending(a, from_id=0, limit=10)] == [
+        b"a0",
+        b"a1",
+        b"a2",
+    ]
+    # The ids go on from the batch, and a queue without a batch row is untouched.
+    assert storage.bot_updates.push(a, "message", b"a3").update_id == 13
+    assert storage.bot_updates.push(b, "message", b"b2").update_id == 501
+    assert storage.bot_updates.state(stray) is None
+    assert storage.bot_updates.push_many([]) == []
+
+
 def test_push_without_a_queue_fails(storage: Storage) -> None:
     bot = _bot(storage)
     with pytest.raises(BotQueueNotFound):
@@ -169,9 +201,12 @@ def test_queue_writes_skip_the_fsync_and_leave_the_setting_as_configured(
         storage.bot_updates.open(bot, first_id=1)
         pushed = storage.bot_updates.push(bot, "message", b'{"m":1}')
         storage.bot_updates.confirm(bot, pushed.update_id + 1)
+        before_batch = len(seen)
+        storage.bot_updates.push_many([(bot, "callback_query", b"{}")] * 3)
         conn.set_trace_callback(None)
         relaxed = [s for s in seen if s == "PRAGMA synchronous = NORMAL"]
-        assert len(relaxed) == 2  # the push and the confirm
+        assert len(relaxed) == 3  # the push, the confirm and the batch
+        assert seen[before_batch:].count("COMMIT") == 1  # a batch is one transaction
         assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL again
         # Writes of the rest of the storage are not relaxed.
         seen.clear()

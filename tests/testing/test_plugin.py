@@ -70,7 +70,7 @@ def test_pytest_leaves_loopgram_modules_to_the_plain_import_system(
         def test_loaders(loopgram_server):
             # The stand-in's own module shows that the marking happened.
             assert type(lgprobe.__loader__).__name__ == "AssertionRewritingHook"
-            for name in ("loopgram.tl.types", "loopgram.server.app", "loopgram.testing.server"):
+            for name in ("loopgram.tl.types", "loopgram.node.server", "loopgram.testing.server"):
                 assert type(sys.modules[name].__loader__).__name__ == "SourceFileLoader", name
         """
     )

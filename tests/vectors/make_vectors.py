@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from loopgram.clock import FakeClock, seeded_random
 from loopgram.crypto import RsaPrivateKey
-from loopgram.mtproto.deps import FakeClock, seeded_random
 from loopgram.mtproto.handshake import (
     ClientHandshake,
     HandshakeResult,

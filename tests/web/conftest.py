@@ -20,29 +20,16 @@ import pytest
 
 import loopgram.tl.functions.messages as messages_fn
 from loopgram.client.objects import Button
-from loopgram.crypto import RsaPrivateKey
-from loopgram.mtproto.deps import FakeClock
-from loopgram.server.app import LoopgramServer
+from loopgram.node import LoopgramServer
 from loopgram.testing.loopgram import bot_client
+from loopgram.testing.telethon import telethon_client
 from loopgram.tl import types
 
+from ..http_fixtures import clock, server
+
+__all__ = ["clock", "server"]
+
 CHROMIUM = os.environ.get("LOOPGRAM_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    # Near real time (Telethon peers check message times); moved only for timeouts.
-    return FakeClock(time.time())
-
-
-@pytest.fixture
-async def server(
-    clock: FakeClock, loopgram_rsa_key: RsaPrivateKey
-) -> AsyncIterator[LoopgramServer]:
-    async with LoopgramServer(
-        port=0, bot_api_port=0, clock=clock, rsa_key=loopgram_rsa_key
-    ) as running:
-        yield running
 
 
 @dataclass
@@ -130,6 +117,14 @@ async def demo_bot(server: LoopgramServer) -> AsyncIterator[DemoBot]:
             # b"silent": never answered (BOT_RESPONSE_TIMEOUT)
 
         yield bot
+
+
+async def start_telethon_bot(server: LoopgramServer, username: str) -> Any:
+    """A new bot, logged in with Telethon (the caller disconnects it)."""
+    token = server.create_bot(username)
+    bot = telethon_client(server)
+    await bot.start(bot_token=token)
+    return bot
 
 
 async def until(condition: Callable[[], bool], *, limit: float = 10.0) -> None:

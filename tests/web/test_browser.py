@@ -8,8 +8,8 @@ from typing import Any
 
 from playwright.async_api import expect
 
-from loopgram.mtproto.deps import FakeClock
-from loopgram.server.app import LoopgramServer
+from loopgram.clock import FakeClock
+from loopgram.node import LoopgramServer
 
 from .conftest import DemoBot, until
 
@@ -279,6 +279,9 @@ async def test_scrolling_up_loads_older_messages_without_moving_the_visible_ones
     bot = server.core.create_bot("chatty_bot").account
     peer = types.InputPeerUser(user_id=user.id, access_hash=user.access_hash)
     messages = server.core.services.messages
+    # A bot cannot write first: the user starts the chat.
+    to_bot = types.InputPeerUser(user_id=bot.id, access_hash=bot.access_hash)
+    messages.send_message(user, to_bot, "/start", random_id=1000)
     for n in range(1, 251):
         messages.send_message(bot, peer, f"message {n}", random_id=n)
     await page.get_by_label("Phone number").fill("+999 66 1239999")
@@ -300,5 +303,5 @@ async def test_scrolling_up_loads_older_messages_without_moving_the_visible_ones
     )
     assert top is not None and box is not None and box["y"] <= top["y"] + 20
     await page.locator("#messages").evaluate("list => { list.scrollTop = 0; }")
-    await expect(shown).to_have_count(250)
-    await expect(shown.first.locator(".bubble")).to_have_text("message 1")
+    await expect(shown).to_have_count(251)
+    await expect(shown.first.locator(".bubble")).to_have_text("/start")

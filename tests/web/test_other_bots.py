@@ -12,10 +12,9 @@ from typing import Any
 import aiohttp
 from playwright.async_api import expect
 
-from loopgram.server.app import LoopgramServer
-from loopgram.testing.telethon import telethon_client
+from loopgram.node import LoopgramServer
 
-from .conftest import until
+from .conftest import start_telethon_bot, until
 from .test_browser import open_chat, send, sign_in_new_user
 
 
@@ -24,9 +23,7 @@ async def test_a_telethon_bot_with_formatted_text_and_a_toast(
 ) -> None:
     from telethon import Button, events
 
-    token = server.create_bot("tele_bot")
-    bot = telethon_client(server)
-    await bot.start(bot_token=token)
+    bot = await start_telethon_bot(server, "tele_bot")
     pressed: list[bytes] = []
 
     @bot.on(events.NewMessage(pattern="/start"))
@@ -121,9 +118,7 @@ async def test_typing_at_bot_query_shows_the_inline_results_and_sends_one(
 ) -> None:
     from telethon import events
 
-    token = server.create_bot("inline_bot")
-    bot = telethon_client(server)
-    await bot.start(bot_token=token)
+    bot = await start_telethon_bot(server, "inline_bot")
 
     @bot.on(events.InlineQuery())
     async def on_inline(event: Any) -> None:
@@ -146,5 +141,45 @@ async def test_typing_at_bot_query_shows_the_inline_results_and_sends_one(
         sent = page.locator("#messages .msg.out").last
         await expect(sent.locator(".bubble")).to_have_text("HELLO THERE")
         await expect(results).to_be_hidden()
+    finally:
+        await bot.disconnect()
+
+
+async def test_a_press_on_a_message_sent_via_inline_mode_gets_its_timeline(
+    page: Any, server: LoopgramServer
+) -> None:
+    from telethon import Button, events
+
+    bot = await start_telethon_bot(server, "card_bot")
+    pressed: list[str] = []
+
+    @bot.on(events.InlineQuery())
+    async def on_inline(event: Any) -> None:
+        card = event.builder.article(
+            "Card", text=f"card {event.text}", buttons=[[Button.inline("Tap", b"tap")]]
+        )
+        await event.answer([card])
+
+    @bot.on(events.CallbackQuery())
+    async def on_press(event: Any) -> None:
+        # Pressed on an inline message: no chat, an inline_message_id instead.
+        pressed.append(type(event.query).__name__)
+        await event.answer("tapped")
+
+    try:
+        await page.get_by_role("button", name="Live panel").click()
+        await sign_in_new_user(page)
+        await open_chat(page, "card_bot")
+        await page.get_by_label("Message").fill("@card_bot one")
+        await page.locator("#inline-results").get_by_role("button", name="Card").click()
+        sent = page.locator("#messages .msg.out").last
+        await expect(sent.locator(".bubble")).to_have_text("card one")
+        await sent.get_by_role("button", name="Tap").click()
+        await expect(page.locator("#toast")).to_have_text("tapped")
+        assert pressed == ["UpdateInlineBotCallbackQuery"]
+        press = page.locator("#presses li").first
+        await expect(press).to_contain_text("@card_bot")
+        for step in ("update", "answer", "answered", "shown"):
+            await expect(press.locator(f".step-{step} b")).to_have_text(re.compile(r"\d+\.\d\d ms"))
     finally:
         await bot.disconnect()

@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 
 from loopgram.crypto import RsaPrivateKey
-from loopgram.server.app import LoopgramServer
+from loopgram.node import LoopgramServer
 from loopgram.testing.server import ServerThread
 from loopgram.web import COOKIE, is_loopback
 
@@ -232,3 +232,101 @@ def test_the_pytest_fixture_serves_the_page(loopgram_server: ServerThread) -> No
     with urllib.request.urlopen(url, timeout=10) as response:
         assert response.status == 200
         assert b"<title>loopgram</title>" in response.read()
+
+
+async def _next_update(tab: Tab, kind: str) -> dict[str, Any]:
+    while True:
+        message = await tab.receive()
+        if message.get("type") == "update" and message["update"]["type"] == kind:
+            return message
+
+
+async def test_a_tab_sets_its_name_and_username_and_a_peer_tab_sees_the_rename(
+    http: aiohttp.ClientSession, server: LoopgramServer
+) -> None:
+    alice, bob = await open_tab(http, server), await open_tab(http, server)
+    await alice.ok("sign_in", phone="+999 66 5550021", code="12345")
+    await bob.ok("sign_in", phone="+999 66 5550022", code="12345")
+    bad = await alice.call("profile", first_name=" ")
+    assert bad["error"] == {"code": 400, "message": "FIRSTNAME_INVALID"}
+    bad = await alice.call("profile", first_name="Ada", username="no")
+    assert bad["error"] == {"code": 400, "message": "USERNAME_INVALID"}
+    me = (await alice.ok("profile", first_name="Ada", last_name="Lovelace", username="@ada_web"))[
+        "me"
+    ]
+    assert (me["name"], me["username"], me["first_name"]) == ("Ada Lovelace", "ada_web", "Ada")
+    found = await bob.ok("resolve", username="ada_web")
+    assert found["users"][0]["name"] == "Ada Lovelace"
+    await bob.ok("send", chat=found["chat"], text="hello Ada")
+    await _next_update(alice, "message")
+
+    await alice.ok("profile", first_name="Ada", last_name="King", username="ada_web")
+
+    renamed = await _next_update(bob, "user")
+    assert renamed["update"]["user"] == {
+        "id": me["id"],
+        "name": "Ada King",
+        "username": "ada_web",
+    }
+    taken = await bob.call("profile", first_name="Bob", username="ada_web")
+    assert taken["error"] == {"code": 400, "message": "USERNAME_OCCUPIED"}
+
+
+async def test_a_group_is_created_by_usernames_listed_and_its_service_messages_shown(
+    http: aiohttp.ClientSession, server: LoopgramServer
+) -> None:
+    alice, bob = await open_tab(http, server), await open_tab(http, server)
+    await alice.ok("sign_in", phone="+999 66 5550031", code="12345")
+    await bob.ok("sign_in", phone="+999 66 5550032", code="12345")
+    await bob.ok("profile", first_name="Bob", username="bob_web")
+    server.core.create_bot("club_bot")
+    missing = await alice.call("create_group", title="Club", usernames=["nobody_here"])
+    assert missing["error"]["message"] == "USERNAME_NOT_OCCUPIED"
+
+    created = await alice.ok("create_group", title="Club", usernames=["@bob_web", "club_bot"])
+
+    chat = created["chat"]
+    assert chat < 0 and created["chats"][0]["title"] == "Club"
+    assert created["chats"][0]["members"] == 3
+    (service,) = created["messages"]
+    assert service["chat"] == chat and service["out"]
+    assert service["service"]["kind"] == "create" and service["service"]["title"] == "Club"
+    pushed = await _next_update(bob, "message")
+    assert pushed["update"]["message"]["service"]["kind"] == "create"
+    assert pushed["chats"][0]["id"] == chat
+    dialogs = await bob.ok("dialogs")
+    assert [d["chat"] for d in dialogs["dialogs"]] == [chat]
+    assert dialogs["chats"][0]["title"] == "Club"
+    await bob.ok("send", chat=chat, text="hi all")
+    said = await _next_update(alice, "message")
+    assert said["update"]["message"]["text"] == "hi all"
+    assert said["update"]["message"]["chat"] == chat
+    history = await bob.ok("history", chat=chat)
+    assert [m.get("service", {}).get("kind") for m in history["messages"]] == ["create", None]
+    # A group id the tab never saw is refused, as an unknown peer is.
+    assert (await alice.call("add_member", chat=-424242, username="bob_web"))["error"][
+        "message"
+    ] == "CHAT_ID_INVALID"
+
+
+async def test_channels_and_supergroups_are_listed_among_dialogs_not_opened(
+    http: aiohttp.ClientSession, server: LoopgramServer
+) -> None:
+    tab = await open_tab(http, server)
+    me = (await tab.ok("sign_in", phone="+999 66 5550041", code="12345"))["me"]
+    account = server.storage.accounts.get(me["id"])
+    assert account is not None
+    channels = server.core.services.channels
+    channels.create(account, "News", "", megagroup=False)
+    channels.create(account, "Talk", "", megagroup=True)
+
+    dialogs = await tab.ok("dialogs")
+
+    shown = {c["title"]: c for c in dialogs["chats"]}
+    assert shown["News"]["kind"] == "channel" and shown["Talk"]["kind"] == "supergroup"
+    for chat in shown.values():
+        # The Bot API's ids: -100 followed by the channel id.
+        assert str(chat["id"]).startswith("-100")
+    assert sorted(d["chat"] for d in dialogs["dialogs"]) == sorted(c["id"] for c in shown.values())
+    refused = await tab.call("history", chat=shown["News"]["id"])
+    assert refused["error"]["message"] == "PEER_ID_INVALID"

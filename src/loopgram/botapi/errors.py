@@ -49,7 +49,16 @@ RPC_ROWS: Final[tuple[tuple[str, frozenset[str] | None, int, str], ...]] = (
     ("MESSAGE_TOO_LONG", _SENDS, 400, "message is too long"),
     ("MESSAGE_ID_INVALID", _EDITS, 400, "message to edit not found"),
     ("MESSAGE_AUTHOR_REQUIRED", _EDITS, 400, "message can't be edited"),
+    # A bot writing first to a user (TDLib: "Bot can't initiate conversation with a user");
+    # rows of a name are tried in order, so this one comes before the general one.
+    (
+        "PEER_ID_INVALID",
+        frozenset({"sendmessage"}),
+        403,
+        "bot can't initiate conversation with a user",
+    ),
     ("PEER_ID_INVALID", None, 400, "chat not found"),
+    ("CHAT_ID_INVALID", None, 400, "chat not found"),
     ("USER_ID_INVALID", None, 400, "user not found"),
     ("USER_IS_BOT", None, 403, "bot can't send messages to bots"),
 )

@@ -30,6 +30,7 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 from loopgram import tl
+from loopgram.botapi import chats as groups
 from loopgram.botapi import commands, objects
 from loopgram.botapi.errors import (
     BotApiError,
@@ -45,12 +46,14 @@ from loopgram.botapi.errors import (
 from loopgram.botapi.objects import JsonObject
 from loopgram.botapi.queue import UpdateQueues, update_json
 from loopgram.botapi.request import INT32_MAX, INT32_MIN, INT64_MAX, INT64_MIN, Params, Route, dumps
+from loopgram.clock import Clock, RandomBytes
 from loopgram.server.core import ServerCore
 from loopgram.server.errors import RpcError
 from loopgram.server.hub import Subscription
 from loopgram.server.services.commands import CommandScope
+from loopgram.server.services.limits import storage_failure
 from loopgram.server.services.render import render_message, render_user
-from loopgram.storage import Account, Clock, PeerRef, RandomBytes, StoredMessage
+from loopgram.storage import Account, PeerRef, StorageError, StoredMessage
 from loopgram.tl import abcs, types
 
 log = logging.getLogger(__name__)
@@ -133,6 +136,8 @@ class _Bot:
     me: JsonObject | None = None
     me_json: RawJson | None = None
     """``getMe``'s result as rendered for ``account`` (dropped with ``me`` on a change)."""
+    me_privacy: bool | None = None
+    """The privacy mode ``me_json`` shows."""
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     poll_generation: int = 0
     webhook_task: asyncio.Task[None] | None = None
@@ -157,6 +162,8 @@ driver's client for webhook deliveries, which reads the answer like a request; i
 ``OSError`` or ``TimeoutError`` when there is no answer."""
 
 
+WAITING_KINDS: Final = frozenset({"callback_query", "inline_query"})
+"""Updates whose cause, a user's call, waits for the bot's answer (written in batches)."""
 SECRET_HEADER: Final = "X-Telegram-Bot-Api-Secret-Token"
 RENDERED_MAX: Final = 1024
 TOKENS_MAX: Final = 1024
@@ -220,6 +227,9 @@ class BotApiGateway:
         self._bots: dict[int, _Bot] = {}
         self._tokens: dict[str, tuple[Account, int]] = {}
         self._tokens_resets = 0
+        # Updates staged in this event-loop turn are written by one transaction at its end.
+        self._flush_handle: asyncio.Handle | None = None
+        self._staged_bots: dict[int, _Bot] = {}
         self._warned: set[str] = set()
         self.closed = False
 
@@ -241,6 +251,9 @@ class BotApiGateway:
 
     def close(self) -> None:
         """Stop taking requests and updates; waiting long polls answer with nothing."""
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._end_of_turn()
         self.closed = True
         for bot in list(self._bots.values()):
             self.release(bot)
@@ -284,17 +297,48 @@ class BotApiGateway:
                 raise error(500, "the server is stopping")
             if not route.method:
                 raise method_not_found()
-            bot = self._authorize(route.token)
-            return await self._invoke(bot, route.method, route.name, fields)
+            with self.storage.reading():
+                # The token check and the method's reads share one check for other
+                # connections' commits.
+                bot = self._authorize(route.token)
+                result = self._start(bot, route.method, route.name, fields)
+            if isinstance(result, Awaitable):
+                result = await result
+            return result
         except BotApiError:
             raise
         except RpcError as e:
             raise from_rpc(e, route.method) from None
+        except StorageError as e:
+            # The MTProto dispatcher's answers: a busy database is a one-second flood wait
+            # (429, retry_after 1), a value the backend cannot keep INPUT_REQUEST_TOO_LONG.
+            refusal = storage_failure(e)
+            if refusal is None:
+                log.exception("Bot API method %s failed", route.method)
+                raise error(500) from None
+            raise from_rpc(refusal, route.method) from None
         except Exception:
             log.exception("Bot API method %s failed", route.method)
             raise error(500) from None
 
+    def download(self, token: str, file_path: str) -> bytes:
+        """The file behind ``/file/bot<token>/<file_path>``: 401 for an unknown token, 404
+        for a path no file has (loopgram keeps no files yet, so every path)."""
+        if self.closed:
+            raise error(500, "the server is stopping")
+        with self.storage.reading():
+            self._authorize(token)
+        raise BotApiError(404, "Not Found")
+
     async def _invoke(self, bot: _Bot, method: str, name: str, fields: Mapping[str, str]) -> Any:
+        with self.storage.reading():
+            result = self._start(bot, method, name, fields)
+        if isinstance(result, Awaitable):
+            result = await result
+        return result
+
+    def _start(self, bot: _Bot, method: str, name: str, fields: Mapping[str, str]) -> Any:
+        """The method's synchronous part: its result, or an awaitable for the rest."""
         handler = _METHODS.get(method)
         if handler is None:
             if method in BOT_API_METHODS:
@@ -303,12 +347,7 @@ class BotApiGateway:
                     log.warning("Bot API method %s is not implemented by loopgram", name)
                 raise not_implemented(name or method)
             raise method_not_found()
-        params = Params(fields)
-        with self.storage.reading():
-            result = handler(self, bot, params)
-        if isinstance(result, Awaitable):
-            result = await result
-        return result
+        return handler(self, bot, Params(fields))
 
     # -- webhooks ---------------------------------------------------------------------------
 
@@ -445,14 +484,64 @@ class BotApiGateway:
         if not isinstance(updates, types.Updates):
             return
         users = self._users(bot, updates.users)
+        # Only group updates name chats: private ones skip the group conversion.
+        chats = objects.chats_to_api(updates.chats) if updates.chats else None
         queued = False
         with self.storage.reading():
             for update in updates.updates:
-                item = self._convert(bot, update, users)
-                if item is not None and self.queues.push(bot.account.id, *item) is not None:
-                    queued = True
+                items = None
+                if chats is not None:
+                    items = groups.group_updates(self, bot, update, users, chats)
+                if items is None:
+                    item = self._convert(bot, update, users)
+                    items = [] if item is None else [item]
+                for item in items:
+                    if item[0] in WAITING_KINDS and self._stage(bot, *item):
+                        continue
+                    if self.queues.staged:
+                        self._flush_staged()  # what came before is queued before
+                    if self.queues.push(bot.account.id, *item) is not None:
+                        queued = True
         if queued:
             bot.notify()
+
+    def _stage(self, bot: _Bot, kind: str, obj: JsonObject) -> bool:
+        """Whether the update was left for the end of this event-loop turn, when every
+        update staged in the turn is written by one transaction before any bot is woken
+        (``False``: queue it now). Only for ``WAITING_KINDS``: their user's call waits for
+        the bot, which cannot answer before it has read the update, so the user's answer
+        always follows the commit."""
+        if self._flush_handle is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                return False
+            # The first of a turn is written at once (one user: no batch to wait for). The
+            # flush is scheduled before that update wakes the bot, so that in the next turn
+            # it runs ahead of the woken poll, which then finds the whole batch.
+            self._flush_handle = loop.call_soon(self._end_of_turn)
+            return False
+        if self.queues.stage(bot.account.id, kind, obj):
+            self._staged_bots[bot.account.id] = bot
+        return True
+
+    def _end_of_turn(self) -> None:
+        self._flush_handle = None
+        self._flush_staged()
+
+    def _flush_staged(self) -> None:
+        bots, self._staged_bots = self._staged_bots, {}
+        try:
+            pushed = self.queues.flush()
+        except Exception:
+            # As for one update: the presses then time out, as with a bot that is away.
+            log.exception("queueing %d Bot API updates failed", len(bots))
+            return
+        for bot_id in {u.bot_id for u in pushed}:
+            # The instance polling now (a release meanwhile starts a new one).
+            woken = self._bots.get(bot_id) or bots.get(bot_id)
+            if woken is not None:
+                woken.notify()
 
     def _convert(
         self, bot: _Bot, update: abcs.Update, users: dict[int, JsonObject]
@@ -462,12 +551,12 @@ class BotApiGateway:
             if not isinstance(new, types.Message) or new.out:
                 return None  # the bot's own messages are not updates for it
             if not isinstance(new.peer_id, types.PeerUser):
-                return None  # basic groups reach Bot API bots with the group chat types
+                return None  # a group's: ``chats.group_updates`` converts those
             kind = "message" if isinstance(update, types.UpdateNewMessage) else "edited_message"
-            return kind, objects.message_to_api(new, users)
+            return kind, self.with_reply(bot, new, objects.message_to_api(new, users), users)
         if isinstance(update, types.UpdateBotCallbackQuery):
             if not isinstance(update.peer, types.PeerUser):
-                return None  # a press in a basic group: as for its messages, above
+                return None  # a press in a group: as for its messages, above
             copy = self.storage.messages.get(bot.account.id, update.msg_id)
             message: JsonObject
             if copy is None:
@@ -501,7 +590,8 @@ class BotApiGateway:
         cached = bot.rendered.get(copy.id)
         if cached is not None and cached[0] == copy and cached[1] == users:
             return cached[2]
-        message = objects.message_to_api(render_message(copy), users)
+        rendered = render_message(copy)
+        message = self.with_reply(bot, rendered, objects.message_to_api(rendered, users), users)
         if len(bot.rendered) >= RENDERED_MAX:
             del bot.rendered[next(iter(bot.rendered))]
         bot.rendered[copy.id] = (copy, users, message)
@@ -566,15 +656,50 @@ class BotApiGateway:
         """The message a send or edit produced, as the bot sees it."""
         if isinstance(result, types.Updates):
             users = self._users(bot, result.users)
+            chats = objects.chats_to_api(result.chats)
             for update in result.updates:
-                if isinstance(update, types.UpdateNewMessage | types.UpdateEditMessage) and (
-                    isinstance(update.message, types.Message)
+                if isinstance(update, _MESSAGE_UPDATES) and isinstance(
+                    update.message, types.Message
                 ):
-                    return objects.message_to_api(update.message, users)
+                    new = update.message
+                    rendered = objects.message_to_api(new, users, chats)
+                    return self.with_reply(bot, new, rendered, users, chats)
         raise error(500)
+
+    def with_reply(
+        self,
+        bot: _Bot,
+        message: types.Message,
+        rendered: JsonObject,
+        users: Mapping[int, JsonObject],
+        chats: Mapping[int, JsonObject] | None = None,
+    ) -> JsonObject:
+        """``rendered`` with ``reply_to_message``: the replied message as the bot's box holds
+        it, one level deep as officially (left out once the bot no longer has it)."""
+        header = message.reply_to
+        if not isinstance(header, types.MessageReplyHeader) or header.reply_to_msg_id is None:
+            return rendered
+        copy = self.storage.messages.get(bot.account.id, header.reply_to_msg_id)
+        if copy is None:
+            return rendered
+        replied = render_message(copy)
+        if chats is None:
+            rendered["reply_to_message"] = objects.message_to_api(replied, users)
+        else:
+            rendered["reply_to_message"] = objects.message_to_api(replied, users, chats)
+        return rendered
 
     def random_id(self) -> int:
         return int.from_bytes(self._random(8), "little", signed=True)
+
+
+_MESSAGE_UPDATES: Final = (
+    types.UpdateNewMessage,
+    types.UpdateEditMessage,
+    types.UpdateNewChannelMessage,
+    types.UpdateEditChannelMessage,
+)
+"""The updates that carry the message a send or edit produced."""
 
 
 def _parse_text(
@@ -602,10 +727,13 @@ class _PeerHolder:
 
 
 def _get_me(gw: BotApiGateway, bot: _Bot, params: Params) -> RawJson:
-    # ``bot.account`` was refreshed from the storage by this request's token check.
-    if bot.me_json is None:
-        me = objects.me_to_api(render_user(bot.account, bot.account.id))
+    # ``bot.account`` was refreshed from the storage by this request's token check; the
+    # privacy mode lives apart from it (the CLI switches it), so it is read each time.
+    privacy = gw.storage.chats.bot_privacy(bot.account.id)
+    if bot.me_json is None or bot.me_privacy is not privacy:
+        me = objects.me_to_api(render_user(bot.account, bot.account.id), privacy=privacy)
         bot.me_json = RawJson(dumps(me))
+        bot.me_privacy = privacy
     return bot.me_json
 
 
@@ -615,7 +743,17 @@ def _send_message(gw: BotApiGateway, bot: _Bot, params: Params) -> JsonObject:
     if not text:
         raise bad_request("message text is empty")
     markup = gw.markup(params)
-    _, peer = gw.chat_peer(params)
+    reply = _reply_parameters(params)
+    group = groups.group_of(gw, bot, params)
+    if group is not None:
+        group_reply = None
+        if reply is not None:
+            group_reply = groups.reply_target(
+                gw, bot, group, reply.message_id, reply.chat_id, allow_without=reply.allow_without
+            )
+        return groups.send_message(gw, bot, group, text, entities, markup, group_reply)
+    account, peer = gw.chat_peer(params)
+    reply_to = _reply_target(gw, bot, account, reply)
     gw.flood(bot, "messages.sendMessage", peer)
     result = gw.services.messages.send_message(
         bot.account,
@@ -624,16 +762,100 @@ def _send_message(gw: BotApiGateway, bot: _Bot, params: Params) -> JsonObject:
         random_id=gw.random_id(),
         reply_markup=markup,
         entities=entities,
+        reply_to=reply_to,
         origin=gw.hub_key(bot.account.id),
     )
     return gw.render(bot, result)
+
+
+@dataclass(frozen=True, slots=True)
+class _Reply:
+    """A send's ``reply_parameters`` (or the legacy ``reply_to_message_id`` pair)."""
+
+    message_id: int
+    chat_id: str | None = None
+    allow_without: bool = False
+
+
+def _reply_parameters(params: Params) -> _Reply | None:
+    """As the official server reads them: without ``reply_parameters`` the legacy
+    ``reply_to_message_id`` (anything but a positive number is no reply) and
+    ``allow_sending_without_reply``; else a JSON object with a required ``message_id``."""
+    raw = params.text("reply_parameters")
+    if raw is None:
+        legacy = (params.text("reply_to_message_id") or "").strip()
+        message_id = int(legacy) if re.fullmatch(r"[+-]?\d{1,10}", legacy) else 0
+        if not 0 < message_id <= INT32_MAX:
+            return None
+        return _Reply(
+            message_id, allow_without=_lenient_bool(params, "allow_sending_without_reply")
+        )
+    try:
+        value = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise bad_request("Can't parse reply parameters JSON object") from None
+    if not isinstance(value, dict):
+        raise bad_request("Object expected as reply parameters")
+    if not value:
+        return None
+    message_id = _json_int(value, "message_id")
+    allow = value.get("allow_sending_without_reply", False)
+    if not isinstance(allow, bool):
+        raise bad_request('Field "allow_sending_without_reply" must be of type Boolean')
+    chat = value.get("chat_id")
+    if isinstance(chat, bool) or not isinstance(chat, str | int | None):
+        raise bad_request('Field "chat_id" must be of type String')
+    if message_id <= 0:
+        return None
+    return _Reply(message_id, None if chat is None else str(chat).strip(), allow)
+
+
+def _json_int(value: Mapping[str, Any], name: str) -> int:
+    """A required int32 field of a JSON object, with TDLib's texts."""
+    if name not in value:
+        raise bad_request(f'Can\'t find field "{name}"')
+    field_value = value[name]
+    if isinstance(field_value, bool) or not isinstance(field_value, int | str):
+        raise bad_request(f'Field "{name}" must be a Number')
+    try:
+        number = int(str(field_value).strip())
+    except ValueError:
+        raise bad_request(f'Field "{name}" must be a valid Number') from None
+    if not INT32_MIN <= number <= INT32_MAX:
+        raise bad_request(f'Field "{name}" must be a valid Number')
+    return number
+
+
+def _lenient_bool(params: Params, name: str) -> bool:
+    # The official server's to_bool: anything but a true-ish word is false, never an error.
+    return (params.text(name) or "").strip().lower() in ("true", "1", "yes")
+
+
+def _reply_target(gw: BotApiGateway, bot: _Bot, chat: Account, reply: _Reply | None) -> int | None:
+    """The bot's id of the message to reply to in the private chat with ``chat``, checked as
+    officially: a missing message fails the send unless ``allow_sending_without_reply``."""
+    if reply is None:
+        return None
+    if reply.chat_id is not None:
+        named = reply.chat_id
+        same = named == str(chat.id) or (
+            chat.username is not None and named.lower() == f"@{chat.username.lower()}"
+        )
+        if not same:
+            raise bad_request("replies to messages of other chats are not implemented by loopgram")
+    if _own_copy(gw, bot, chat.id, reply.message_id) is None:
+        if reply.allow_without:
+            return None
+        raise bad_request("message to be replied not found")
+    return reply.message_id
 
 
 def _edit(gw: BotApiGateway, bot: _Bot, params: Params, *, with_text: bool) -> JsonObject | bool:
     inline = params.text("inline_message_id")
     if inline is not None:
         return _edit_inline(gw, bot, params, inline, with_text=with_text)
-    _, peer = gw.chat_peer(params)
+    group = groups.group_of(gw, bot, params)
+    peer = group.peer if group is not None else gw.chat_peer(params)[1]
     message_id = params.integer("message_id", low=INT32_MIN, high=INT32_MAX)
     if message_id is None:
         raise bad_request("message identifier is not specified")
@@ -644,6 +866,8 @@ def _edit(gw: BotApiGateway, bot: _Bot, params: Params, *, with_text: bool) -> J
         if not text:
             raise bad_request("text is not specified")
     markup = gw.markup(params)
+    if group is not None:
+        return groups.edit_message(gw, bot, group, message_id, text, markup)
     gw.flood(bot, "messages.editMessage", peer)
     result = gw.services.messages.edit_message(
         bot.account,
@@ -688,14 +912,14 @@ def _lenient_query_id(params: Params, name: str) -> int:
     return query_id if INT64_MIN <= query_id <= INT64_MAX else 0
 
 
-def _answer_inline_query(gw: BotApiGateway, bot: _Bot, params: Params) -> bool:
+async def _answer_inline_query(gw: BotApiGateway, bot: _Bot, params: Params) -> bool:
     query_id = _lenient_query_id(params, "inline_query_id")
     results = objects.inline_results_from_api(
         params.json("results", "inline query results"), _parse_text
     )
     cache_time = params.integer("cache_time", 300, low=0, high=2_592_000, clamp=True)
     gw.flood(bot, "messages.setInlineBotResults")
-    return gw.core.presses.answer_inline(
+    return await gw.core.presses.answer_inline(
         bot.account,
         query_id,
         results,
@@ -712,11 +936,11 @@ def _edit_message_reply_markup(gw: BotApiGateway, bot: _Bot, params: Params) -> 
     return _edit(gw, bot, params, with_text=False)
 
 
-def _answer_callback_query(gw: BotApiGateway, bot: _Bot, params: Params) -> bool:
+async def _answer_callback_query(gw: BotApiGateway, bot: _Bot, params: Params) -> bool:
     query_id = _lenient_query_id(params, "callback_query_id")
     cache_time = params.integer("cache_time", 0, low=0, high=2_592_000, clamp=True) or 0
     gw.flood(bot, "messages.setBotCallbackAnswer")
-    return gw.core.presses.answer(
+    return await gw.core.presses.answer(
         bot.account,
         query_id,
         alert=params.boolean("show_alert"),
@@ -822,10 +1046,14 @@ def _own_copy(gw: BotApiGateway, bot: _Bot, chat_id: int, message_id: int) -> St
 def _delete_message(gw: BotApiGateway, bot: _Bot, params: Params) -> bool:
     """One message of a private chat, the bot's or the user's, for both sides (as a bot's
     ``messages.deleteMessages`` with ``revoke``), within 48 hours of its sending."""
-    account, peer = gw.chat_peer(params)
+    group = groups.group_of(gw, bot, params)
+    chat = gw.chat_peer(params) if group is None else None
     message_id = params.integer("message_id", low=INT32_MIN, high=INT32_MAX)
     if message_id is None:
         raise bad_request("message identifier is not specified")
+    if group is not None:
+        return groups.delete_messages(gw, bot, group, [message_id], single=True)
+    account, peer = chat or gw.chat_peer(params)
     copy = _own_copy(gw, bot, account.id, message_id)
     if copy is None:
         raise bad_request("message to delete not found")
@@ -841,7 +1069,8 @@ def _delete_message(gw: BotApiGateway, bot: _Bot, params: Params) -> bool:
 def _delete_messages(gw: BotApiGateway, bot: _Bot, params: Params) -> bool:
     """Up to 100 messages of one chat; as officially, those that cannot be found or are too
     old to delete are skipped."""
-    account, peer = gw.chat_peer(params)
+    group = groups.group_of(gw, bot, params)
+    chat = gw.chat_peer(params) if group is None else None
     raw = params.json("message_ids", "message_ids")
     if raw is None:
         raise bad_request("message identifiers are not specified")
@@ -862,6 +1091,9 @@ def _delete_messages(gw: BotApiGateway, bot: _Bot, params: Params) -> bool:
         if not 0 < value <= INT32_MAX:
             raise bad_request("invalid message identifier specified")
         ids.append(value)
+    if group is not None:
+        return groups.delete_messages(gw, bot, group, ids, single=False)
+    account, peer = chat or gw.chat_peer(params)
     oldest = gw.clock() - DELETE_WINDOW
     doomed = []
     for message_id in dict.fromkeys(ids):
@@ -959,29 +1191,37 @@ def _typing_action(action: str) -> abcs.SendMessageAction:
 
 def _send_chat_action(gw: BotApiGateway, bot: _Bot, params: Params) -> bool:
     # As messages.setTyping on the MTProto side: the user sees updateUserTyping.
-    _, peer = gw.chat_peer(params)
+    group = groups.group_of(gw, bot, params)
+    chat = gw.chat_peer(params) if group is None else None
     action = (params.text("action") or "").strip().lower()
     if action not in CHAT_ACTIONS:
         raise bad_request("wrong parameter action in request")
+    if group is not None:
+        return groups.send_chat_action(gw, bot, group, _typing_action(action))
+    _, peer = chat or gw.chat_peer(params)
     gw.services.dialogs.set_typing(bot.account, peer, _typing_action(action))
     return True
 
 
+def _get_file(gw: BotApiGateway, bot: _Bot, params: Params) -> JsonObject:
+    # loopgram keeps no files yet, so no file_id is valid; the texts are the official ones.
+    if not params.text("file_id"):
+        raise bad_request("file_id not specified")
+    raise bad_request("invalid file_id")
+
+
 def _get_chat(gw: BotApiGateway, bot: _Bot, params: Params) -> JsonObject:
+    group = groups.group_of(gw, bot, params)
+    if group is not None:
+        return groups.get_chat(gw, bot, group)
     account, _ = gw.chat_peer(params)
     user = objects.user_to_api(render_user(account, bot.account.id))
     chat = objects.private_chat(user)
     # ChatFullInfo's required fields (the frameworks' models refuse it without them).
     chat.update(
         accent_color_id=account.id % 7,
-        max_reaction_count=11,
-        accepted_gift_types={
-            "unlimited_gifts": False,
-            "limited_gifts": False,
-            "unique_gifts": False,
-            "premium_subscription": False,
-            "gifts_from_channels": False,
-        },
+        max_reaction_count=objects.MAX_REACTION_COUNT,
+        accepted_gift_types=dict(objects.NO_GIFTS),
     )
     return chat
 
@@ -1026,6 +1266,12 @@ _METHODS: Final[Mapping[str, Handler]] = {
     "getwebhookinfo": _get_webhook_info,
     "sendchataction": _send_chat_action,
     "getchat": _get_chat,
+    "getfile": _get_file,
+    "getchatmember": groups.get_chat_member,
+    "getchatadministrators": groups.get_chat_administrators,
+    "getchatmembercount": groups.get_chat_member_count,
+    "getchatmemberscount": groups.get_chat_member_count,
+    "leavechat": groups.leave_chat,
     "answerinlinequery": _answer_inline_query,
     "setmycommands": _set_my_commands,
     "getmycommands": _get_my_commands,

@@ -17,7 +17,13 @@ from aiohttp import web
 
 from loopgram.botapi.errors import BotApiError, error
 from loopgram.botapi.gateway import BotApiGateway, RawJson
-from loopgram.botapi.request import check_body_size, dumps, parse_fields, parse_path
+from loopgram.botapi.request import (
+    check_body_size,
+    dumps,
+    parse_fields,
+    parse_file_path,
+    parse_path,
+)
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +166,14 @@ class BotApiServer:
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         route = parse_path(request.path)
         if route is None:
-            return _error_response(BotApiError(404, "Not Found"))
+            download = parse_file_path(request.path)
+            if download is None:
+                return _error_response(BotApiError(404, "Not Found"))
+            try:
+                data = self.gateway.download(*download)
+            except BotApiError as exc:
+                return _error_response(exc)
+            return web.Response(body=data, content_type="application/octet-stream")
         try:
             check_body_size(request.content_length, self.max_body_size)
             content_type = request.headers.get("Content-Type", "")

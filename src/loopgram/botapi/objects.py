@@ -2,16 +2,17 @@
 
 Pure functions. Rendering takes the TL objects the services produce (a ``message`` from the
 bot's box, the ``user`` objects rendered for the bot) and gives the dicts the frameworks'
-models accept: ``User``, ``Chat`` (private chats only, as loopgram has no groups yet),
-``Message``, ``MessageEntity``, ``InlineKeyboardMarkup``, ``CallbackQuery`` (``id`` and
-``chat_instance`` as decimal strings). Parsing goes the other way for what a bot sends:
+models accept: ``User``, ``Chat`` (private chats and basic groups), ``ChatFullInfo`` and
+``ChatMember`` of groups, ``ChatMemberUpdated``, ``Message`` (group service messages too),
+``MessageEntity``, ``InlineKeyboardMarkup``, ``CallbackQuery`` (``id`` and ``chat_instance``
+as decimal strings). Parsing goes the other way for what a bot sends:
 entities and reply markups, with the official error texts for malformed ones.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
 
 from loopgram.botapi.errors import BotApiError, bad_request
@@ -311,12 +312,14 @@ def private_chat(user: JsonObject) -> JsonObject:
     return out
 
 
-def me_to_api(user: abcs.User) -> JsonObject:
-    """``getMe``: the bot as a ``User`` with the capability flags bots get."""
+def me_to_api(user: abcs.User, *, privacy: bool = True) -> JsonObject:
+    """``getMe``: the bot as a ``User`` with the capability flags bots get (``privacy``: the
+    bot's privacy mode, which hides most group messages from it)."""
     out = user_to_api(user)
     out.update(
-        can_join_groups=False,
-        can_read_all_group_messages=False,
+        # Users add any loopgram bot to groups (there is no @BotFather to forbid it).
+        can_join_groups=True,
+        can_read_all_group_messages=not privacy,
         # Every loopgram bot has inline mode (there is no @BotFather to switch it on).
         supports_inline_queries=True,
         can_connect_to_business=False,
@@ -325,24 +328,266 @@ def me_to_api(user: abcs.User) -> JsonObject:
     return out
 
 
-def _peer_user_id(peer: abcs.Peer | None) -> int | None:
-    return peer.user_id if isinstance(peer, types.PeerUser) else None
+NO_GIFTS: Final[Mapping[str, bool]] = {
+    "unlimited_gifts": False,
+    "limited_gifts": False,
+    "unique_gifts": False,
+    "premium_subscription": False,
+    "gifts_from_channels": False,
+}
+"""``accepted_gift_types`` of a chat that takes no gifts (every group, as officially)."""
+
+MAX_REACTION_COUNT: Final = 11
+"""``max_reaction_count`` of ``ChatFullInfo``: Telegram's default for every chat."""
+
+_PERMISSIONS: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
+    # Bot API permission, the chatBannedRights flags that take it away (any of them).
+    ("can_send_messages", ("send_messages", "send_plain")),
+    ("can_send_media_messages", ("send_messages", "send_media")),
+    ("can_send_audios", ("send_messages", "send_audios")),
+    ("can_send_documents", ("send_messages", "send_docs")),
+    ("can_send_photos", ("send_messages", "send_photos")),
+    ("can_send_videos", ("send_messages", "send_videos")),
+    ("can_send_video_notes", ("send_messages", "send_roundvideos")),
+    ("can_send_voice_notes", ("send_messages", "send_voices")),
+    ("can_send_polls", ("send_messages", "send_polls")),
+    ("can_send_other_messages", ("send_messages", "send_stickers", "send_gifs")),
+    ("can_add_web_page_previews", ("send_messages", "embed_links")),
+    ("can_react_to_messages", ("send_reactions",)),
+    ("can_edit_tag", ("edit_rank",)),
+    ("can_change_info", ("change_info",)),
+    ("can_invite_users", ("invite_users",)),
+    ("can_pin_messages", ("pin_messages",)),
+    ("can_manage_topics", ("manage_topics",)),
+)
+
+GROUP_ADMIN_RIGHTS: Final[tuple[tuple[str, bool], ...]] = (
+    # What an administrator of a basic group may do: one fixed set, as Telegram has it.
+    ("can_manage_chat", True),
+    ("can_change_info", True),
+    ("can_delete_messages", True),
+    ("can_invite_users", True),
+    ("can_restrict_members", True),
+    ("can_pin_messages", True),
+    ("can_promote_members", False),
+    ("can_manage_video_chats", True),
+    ("can_post_stories", False),
+    ("can_edit_stories", False),
+    ("can_delete_stories", False),
+    # Newer than the official server's sources read for the rest; aiogram 3.31 requires it.
+    ("can_send_welcome_messages", False),
+    ("can_manage_tags", True),
+    ("is_anonymous", False),
+)
 
 
-def message_to_api(message: types.Message, users: Mapping[int, JsonObject]) -> JsonObject:
-    """A message of the bot's box; ``users`` holds every account it names, rendered."""
-    sender_id = _peer_user_id(message.from_id)
-    chat_id = _peer_user_id(message.peer_id)
-    if sender_id is None or chat_id is None:
-        raise BotApiError(500, "Internal Server Error: a message outside private chats")
-    sender = users.get(sender_id, {"id": sender_id, "is_bot": False, "first_name": ""})
-    chat = users.get(chat_id, {"id": chat_id, "is_bot": False, "first_name": ""})
-    out: JsonObject = {
-        "message_id": message.id,
-        "from": sender,
-        "chat": private_chat(chat),
-        "date": message.date,
+def chat_permissions(chat: types.Chat) -> JsonObject:
+    """A group's default ``ChatPermissions`` (none banned: every member may do everything,
+    which is loopgram's basic-group rule)."""
+    banned = chat.default_banned_rights
+    return {
+        name: banned is None or not any(getattr(banned, flag) for flag in flags)
+        for name, flags in _PERMISSIONS
     }
+
+
+def group_chat(chat: types.Chat) -> JsonObject:
+    """A basic group as a ``Chat``: its id is the negated TL id, as on the official server
+    (which also sends ``all_members_are_administrators`` and ``accepted_gift_types`` in every
+    group's ``Chat``)."""
+    permissions = chat_permissions(chat)
+    return {
+        "id": -chat.id,
+        "title": chat.title,
+        "type": "group",
+        "all_members_are_administrators": all(permissions[name] for name, _ in _PERMISSIONS[:-1]),
+        "accepted_gift_types": dict(NO_GIFTS),
+    }
+
+
+def group_full_info(chat: types.Chat) -> JsonObject:
+    """``getChat`` of a basic group: ``ChatFullInfo`` with the fields the frameworks'
+    models require."""
+    out = group_chat(chat)
+    full: JsonObject = {"id": out["id"], "title": out["title"], "type": "group"}
+    full["permissions"] = chat_permissions(chat)
+    full["all_members_are_administrators"] = out["all_members_are_administrators"]
+    full["accepted_gift_types"] = out["accepted_gift_types"]
+    full["max_reaction_count"] = MAX_REACTION_COUNT
+    full["accent_color_id"] = chat.id % 7
+    return full
+
+
+CHANNEL_ID_BASE: Final = 1_000_000_000_000
+"""A supergroup's or channel's Bot API id is ``-(CHANNEL_ID_BASE + channel_id)``: the
+official ``-100...`` ids."""
+
+
+def channel_chat_id(channel_id: int) -> int:
+    return -(CHANNEL_ID_BASE + channel_id)
+
+
+def channel_chat(chat: types.Channel | types.ChannelForbidden) -> JsonObject:
+    """A supergroup or broadcast channel as a ``Chat``."""
+    out: JsonObject = {"id": channel_chat_id(chat.id), "title": chat.title}
+    if isinstance(chat, types.Channel) and chat.username:
+        out["username"] = chat.username
+    out["type"] = "supergroup" if chat.megagroup else "channel"
+    return out
+
+
+def channel_full_info(chat: types.Channel | types.ChannelForbidden, about: str) -> JsonObject:
+    """``getChat`` of a supergroup or channel: ``ChatFullInfo``."""
+    out = channel_chat(chat)
+    if isinstance(chat, types.Channel) and chat.username:
+        out["active_usernames"] = [chat.username]
+    if about:
+        out["description"] = about
+    if chat.megagroup:
+        banned = chat.default_banned_rights if isinstance(chat, types.Channel) else None
+        rights = types.Chat(
+            id=chat.id,
+            title=chat.title,
+            photo=types.ChatPhotoEmpty(),
+            participants_count=0,
+            date=0,
+            version=0,
+            default_banned_rights=banned,
+        )
+        out["permissions"] = chat_permissions(rights)
+    out["accepted_gift_types"] = dict(NO_GIFTS)
+    out["max_reaction_count"] = MAX_REACTION_COUNT
+    out["accent_color_id"] = chat.id % 7
+    return out
+
+
+def admin_rights_to_api(rights: types.ChatAdminRights, *, megagroup: bool) -> JsonObject:
+    """An administrator's rights in a supergroup or channel, with the fields of that chat
+    type (as the official server writes them)."""
+    out: JsonObject = {
+        "can_manage_chat": bool(rights.other),
+        "can_change_info": bool(rights.change_info),
+    }
+    if not megagroup:
+        out["can_post_messages"] = bool(rights.post_messages)
+        out["can_edit_messages"] = bool(rights.edit_messages)
+    out["can_delete_messages"] = bool(rights.delete_messages)
+    out["can_invite_users"] = bool(rights.invite_users)
+    out["can_restrict_members"] = bool(rights.ban_users)
+    if megagroup:
+        out["can_pin_messages"] = bool(rights.pin_messages)
+        out["can_manage_topics"] = bool(rights.manage_topics)
+    out["can_promote_members"] = bool(rights.add_admins)
+    out["can_manage_video_chats"] = bool(rights.manage_call)
+    out["can_post_stories"] = bool(rights.post_stories)
+    out["can_edit_stories"] = bool(rights.edit_stories)
+    out["can_delete_stories"] = bool(rights.delete_stories)
+    out["can_send_welcome_messages"] = bool(rights.manage_welcome_messages)
+    if not megagroup:
+        out["can_manage_direct_messages"] = bool(rights.manage_direct_messages)
+    else:
+        out["can_manage_tags"] = bool(rights.manage_ranks)
+    out["is_anonymous"] = bool(rights.anonymous)
+    return out
+
+
+def chats_to_api(chats: Iterable[abcs.Chat]) -> dict[int, JsonObject]:
+    """The ``chats`` of a TL answer as Bot API ``Chat`` objects, by Bot API id."""
+    out: dict[int, JsonObject] = {}
+    for chat in chats:
+        if isinstance(chat, types.Chat):
+            out[-chat.id] = group_chat(chat)
+        elif isinstance(chat, types.Channel | types.ChannelForbidden):
+            out[channel_chat_id(chat.id)] = channel_chat(chat)
+    return out
+
+
+def chat_member_to_api(
+    user: JsonObject, status: str, rights: JsonObject | None = None
+) -> JsonObject:
+    """A ``ChatMember``: ``status`` is ``creator``, ``administrator``, ``member``, ``left``
+    or ``kicked``; ``rights``: an administrator's (``admin_rights_to_api``), a basic
+    group's fixed set when not given."""
+    out: JsonObject = {"user": user, "status": status}
+    if status == "creator":
+        out["is_anonymous"] = False
+    elif status == "administrator":
+        # A bot edits no one's rights: in loopgram only a chat's creator promotes.
+        out["can_be_edited"] = False
+        out.update(GROUP_ADMIN_RIGHTS if rights is None else rights)
+        out["can_manage_voice_chats"] = out["can_manage_video_chats"]
+    elif status == "kicked":
+        out["until_date"] = 0
+    return out
+
+
+def chat_member_updated_to_api(
+    chat: JsonObject, actor: JsonObject, date: int, old: JsonObject, new: JsonObject
+) -> JsonObject:
+    """``my_chat_member`` / ``chat_member``: a member's status changed by ``actor``."""
+    return {
+        "chat": chat,
+        "from": actor,
+        "date": date,
+        "old_chat_member": old,
+        "new_chat_member": new,
+    }
+
+
+def _unknown_user(user_id: int) -> JsonObject:
+    return {"id": user_id, "is_bot": False, "first_name": ""}
+
+
+def _chat_to_api(
+    peer: abcs.Peer, users: Mapping[int, JsonObject], chats: Mapping[int, JsonObject]
+) -> JsonObject:
+    if isinstance(peer, types.PeerUser):
+        return private_chat(users.get(peer.user_id) or _unknown_user(peer.user_id))
+    if isinstance(peer, types.PeerChat):
+        found = chats.get(-peer.chat_id)
+        return found if found is not None else {"id": -peer.chat_id, "type": "group", "title": ""}
+    if isinstance(peer, types.PeerChannel):
+        chat_id = channel_chat_id(peer.channel_id)
+        found = chats.get(chat_id)
+        return found if found is not None else {"id": chat_id, "type": "supergroup", "title": ""}
+    raise BotApiError(500, "Internal Server Error: a message outside the chats the Bot API has")
+
+
+def _head(
+    message: types.Message | types.MessageService,
+    users: Mapping[int, JsonObject],
+    chats: Mapping[int, JsonObject],
+) -> JsonObject:
+    """``message_id``, the sender (``from``, or ``sender_chat`` for a channel's post) and
+    ``chat``, ``date``: what every message starts with."""
+    chat = _chat_to_api(message.peer_id, users, chats)
+    out: JsonObject = {"message_id": message.id}
+    peer = message.from_id
+    if peer is None and isinstance(message.peer_id, types.PeerChannel):
+        out["sender_chat"] = chat  # a broadcast post speaks for the channel
+    else:
+        if peer is None:
+            # In a private chat the sender of an incoming message is the chat's other side.
+            peer = message.peer_id
+        if not isinstance(peer, types.PeerUser):
+            raise BotApiError(500, "Internal Server Error: a message without a sending user")
+        out["from"] = users.get(peer.user_id) or _unknown_user(peer.user_id)
+    out["chat"] = chat
+    out["date"] = message.date
+    return out
+
+
+_NO_CHATS: Final[Mapping[int, JsonObject]] = {}
+
+
+def message_to_api(
+    message: types.Message,
+    users: Mapping[int, JsonObject],
+    chats: Mapping[int, JsonObject] = _NO_CHATS,
+) -> JsonObject:
+    """A message of the bot's box; ``users`` holds every account it names, rendered, and
+    ``chats`` its group (``chats_to_api``)."""
+    out = _head(message, users, chats)
     if message.edit_date:
         out["edit_date"] = message.edit_date
     if message.via_bot_id is not None and message.via_bot_id in users:
@@ -359,6 +604,39 @@ def message_to_api(message: types.Message, users: Mapping[int, JsonObject]) -> J
     markup = markup_to_api(message.reply_markup)
     if markup is not None:
         out["reply_markup"] = markup
+    return out
+
+
+def service_message_to_api(
+    message: types.MessageService,
+    users: Mapping[int, JsonObject],
+    chats: Mapping[int, JsonObject],
+    me_id: int,
+) -> JsonObject | None:
+    """A group's service message with the official fields of its action (``None`` for an
+    action the Bot API does not show). ``me_id``: the bot, which ``new_chat_member`` names
+    when it is among the added."""
+    action = message.action
+    out = _head(message, users, chats)
+    if isinstance(action, types.MessageActionChatCreate):
+        out["group_chat_created"] = True
+    elif isinstance(action, types.MessageActionChatAddUser):
+        if not action.users:
+            return None
+        added = [users.get(i) or _unknown_user(i) for i in action.users]
+        chosen = added[action.users.index(me_id)] if me_id in action.users else added[0]
+        # The single-member fields are the official server's, kept for old bots.
+        out["new_chat_participant"] = chosen
+        out["new_chat_member"] = chosen
+        out["new_chat_members"] = added
+    elif isinstance(action, types.MessageActionChatDeleteUser):
+        left = users.get(action.user_id) or _unknown_user(action.user_id)
+        out["left_chat_participant"] = left
+        out["left_chat_member"] = left
+    elif isinstance(action, types.MessageActionChatEditTitle):
+        out["new_chat_title"] = action.title
+    else:
+        return None
     return out
 
 
@@ -483,12 +761,26 @@ def inline_results_from_api(
 
 
 __all__ = [
+    "CHANNEL_ID_BASE",
+    "GROUP_ADMIN_RIGHTS",
+    "MAX_REACTION_COUNT",
+    "NO_GIFTS",
     "JsonObject",
+    "admin_rights_to_api",
     "callback_query_to_api",
+    "channel_chat",
+    "channel_chat_id",
+    "channel_full_info",
+    "chat_member_to_api",
+    "chat_member_updated_to_api",
+    "chat_permissions",
+    "chats_to_api",
     "chosen_inline_result_to_api",
     "detect_entities",
     "entities_from_api",
     "entity_to_api",
+    "group_chat",
+    "group_full_info",
     "inline_query_to_api",
     "inline_results_from_api",
     "markup_from_api",
@@ -496,5 +788,6 @@ __all__ = [
     "me_to_api",
     "message_to_api",
     "private_chat",
+    "service_message_to_api",
     "user_to_api",
 ]

@@ -20,7 +20,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
 from loopgram.botapi.request import dumps
-from loopgram.storage import Clock, RandomBytes, Storage
+from loopgram.clock import Clock, RandomBytes
+from loopgram.storage import Storage
 from loopgram.storage.bot_updates import BotQueueState, BotUpdate
 
 FIRST_ID_LOW: Final = 2_000_001
@@ -118,6 +119,8 @@ class UpdateQueues:
         self._expired: dict[int, tuple[int, int]] = {}
         # Whether each bot has a webhook: only this gateway sets one, and every poll asks.
         self._webhooks: dict[int, bool] = {}
+        # Updates accepted but not written yet (``stage``), in arrival order.
+        self._staged: list[tuple[int, str, bytes]] = []
 
     def open(self, bot_id: int) -> BotQueueState:
         state = self._repo.open(bot_id, first_id=first_update_id(self._random))
@@ -127,18 +130,44 @@ class UpdateQueues:
     def bots(self) -> list[int]:
         return self._repo.bots()
 
-    def push(self, bot_id: int, kind: str, obj: dict[str, Any]) -> BotUpdate | None:
-        """Queue an update (``None``: the bot's ``allowed_updates`` leave it out)."""
+    def _accepts(self, bot_id: int, kind: str) -> bool:
         allowed = self._allowed.get(bot_id)
         if allowed is None:
             state = self._repo.state(bot_id)
             if state is None:
-                return None
+                return False
             allowed = self._allowed[bot_id] = allowed_kinds(state.allowed_updates)
-        if kind not in allowed:
+        return kind in allowed
+
+    def push(self, bot_id: int, kind: str, obj: dict[str, Any]) -> BotUpdate | None:
+        """Queue an update now (``None``: the bot's ``allowed_updates`` leave it out).
+        Staged updates are written first, in the same order they came."""
+        if not self._accepts(bot_id, kind):
             return None
+        if self._staged:
+            self.flush()
         body = dumps({kind: obj}).encode()
         return self._repo.push(bot_id, kind, body, date=int(self._clock()))
+
+    def stage(self, bot_id: int, kind: str, obj: dict[str, Any]) -> bool:
+        """Accept an update to be written by the next ``flush`` (with the others staged
+        meanwhile, in one transaction); ``False``: ``allowed_updates`` leave it out. Until
+        then nothing reads it: the caller flushes before anyone may see the update."""
+        if not self._accepts(bot_id, kind):
+            return False
+        self._staged.append((bot_id, kind, dumps({kind: obj}).encode()))
+        return True
+
+    @property
+    def staged(self) -> int:
+        return len(self._staged)
+
+    def flush(self) -> list[BotUpdate]:
+        """Write the staged updates (one transaction); the ones queued."""
+        staged, self._staged = self._staged, []
+        if not staged:
+            return []
+        return self._repo.push_many(staged, date=int(self._clock()))
 
     def set_allowed(self, bot_id: int, kinds: Iterable[str]) -> None:
         stored = encode_allowed(list(kinds))

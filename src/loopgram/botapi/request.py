@@ -21,6 +21,7 @@ from urllib.parse import parse_qsl
 from loopgram.botapi.errors import BotApiError, bad_request
 
 _PATH: Final = re.compile(r"/bot(?P<token>[^/]*)/(?:(?P<test>test)/)?(?P<method>[^/]*)")
+_FILE_PATH: Final = re.compile(r"/file/bot(?P<token>[^/]*)/(?P<path>.+)")
 
 _TRUE: Final = frozenset({"true", "yes", "1"})
 _FALSE: Final = frozenset({"false", "no", "0", ""})
@@ -48,6 +49,13 @@ def parse_path(path: str) -> Route | None:
         return None
     name = match["method"]
     return Route(match["token"], name.lower(), match["test"] is not None, name)
+
+
+def parse_file_path(path: str) -> tuple[str, str] | None:
+    """The token and file path of a download, ``/file/bot<token>/<file_path>``; ``None``
+    for any other path."""
+    match = _FILE_PATH.fullmatch(path)
+    return None if match is None else (match["token"], match["path"])
 
 
 def dumps(value: Any) -> str:

@@ -194,6 +194,54 @@ class ChatWriteForbiddenError(ForbiddenError):
     DESCRIPTION = "You are not a member of the chat"
 
 
+class ChannelInvalidError(BadRequestError):
+    """400 CHANNEL_INVALID: The channel is invalid or unknown."""
+
+    CODE = 400
+    NAME = "CHANNEL_INVALID"
+    DESCRIPTION = "The channel is invalid or unknown"
+
+
+class ChannelPrivateError(BadRequestError):
+    """400 CHANNEL_PRIVATE: The channel is private or you were banned from it."""
+
+    CODE = 400
+    NAME = "CHANNEL_PRIVATE"
+    DESCRIPTION = "The channel is private or you were banned from it"
+
+
+class UserCreatorError(BadRequestError):
+    """400 USER_CREATOR: The creator cannot leave the channel."""
+
+    CODE = 400
+    NAME = "USER_CREATOR"
+    DESCRIPTION = "The creator cannot leave the channel"
+
+
+class UsernameNotModifiedError(BadRequestError):
+    """400 USERNAME_NOT_MODIFIED: The username is already the current one."""
+
+    CODE = 400
+    NAME = "USERNAME_NOT_MODIFIED"
+    DESCRIPTION = "The username is already the current one"
+
+
+class ChatAlreadyMigratedError(BadRequestError):
+    """400 CHAT_ALREADY_MIGRATED: The chat was already made a supergroup."""
+
+    CODE = 400
+    NAME = "CHAT_ALREADY_MIGRATED"
+    DESCRIPTION = "The chat was already made a supergroup"
+
+
+class UserAdminInvalidError(BadRequestError):
+    """400 USER_ADMIN_INVALID: The creator or oneself cannot be banned."""
+
+    CODE = 400
+    NAME = "USER_ADMIN_INVALID"
+    DESCRIPTION = "The creator or oneself cannot be banned"
+
+
 class UserIdInvalidError(BadRequestError):
     """400 USER_ID_INVALID: The user is invalid or unknown."""
 
@@ -256,6 +304,14 @@ class FirstnameInvalidError(BadRequestError):
     CODE = 400
     NAME = "FIRSTNAME_INVALID"
     DESCRIPTION = "The first name is invalid"
+
+
+class AboutTooLongError(BadRequestError):
+    """400 ABOUT_TOO_LONG: The bio (about) is too long."""
+
+    CODE = 400
+    NAME = "ABOUT_TOO_LONG"
+    DESCRIPTION = "The bio (about) is too long"
 
 
 class LastnameInvalidError(BadRequestError):
@@ -498,6 +554,14 @@ class ReplyMarkupTooLongError(BadRequestError):
     DESCRIPTION = "The reply markup has too many buttons"
 
 
+class ReplyMessageIdInvalidError(BadRequestError):
+    """400 REPLY_MESSAGE_ID_INVALID: The message to reply to is not in this chat."""
+
+    CODE = 400
+    NAME = "REPLY_MESSAGE_ID_INVALID"
+    DESCRIPTION = "The message to reply to is not in this chat"
+
+
 class MediaInvalidError(BadRequestError):
     """400 MEDIA_INVALID: This kind of media is not supported."""
 
@@ -638,6 +702,12 @@ BY_NAME: Final[dict[str, type[RpcError]]] = {
     "USER_NOT_PARTICIPANT": UserNotParticipantError,
     "USER_ALREADY_PARTICIPANT": UserAlreadyParticipantError,
     "CHAT_WRITE_FORBIDDEN": ChatWriteForbiddenError,
+    "CHANNEL_INVALID": ChannelInvalidError,
+    "CHANNEL_PRIVATE": ChannelPrivateError,
+    "USER_CREATOR": UserCreatorError,
+    "USERNAME_NOT_MODIFIED": UsernameNotModifiedError,
+    "CHAT_ALREADY_MIGRATED": ChatAlreadyMigratedError,
+    "USER_ADMIN_INVALID": UserAdminInvalidError,
     "USER_ID_INVALID": UserIdInvalidError,
     "USER_IS_BOT": UserIsBotError,
     "PHONE_CODE_EMPTY": PhoneCodeEmptyError,
@@ -646,6 +716,7 @@ BY_NAME: Final[dict[str, type[RpcError]]] = {
     "PHONE_NUMBER_INVALID": PhoneNumberInvalidError,
     "PHONE_NUMBER_OCCUPIED": PhoneNumberOccupiedError,
     "FIRSTNAME_INVALID": FirstnameInvalidError,
+    "ABOUT_TOO_LONG": AboutTooLongError,
     "LASTNAME_INVALID": LastnameInvalidError,
     "ACCESS_TOKEN_INVALID": AccessTokenInvalidError,
     "USERNAME_INVALID": UsernameInvalidError,
@@ -676,6 +747,7 @@ BY_NAME: Final[dict[str, type[RpcError]]] = {
     "BUTTON_URL_INVALID": ButtonUrlInvalidError,
     "REPLY_MARKUP_INVALID": ReplyMarkupInvalidError,
     "REPLY_MARKUP_TOO_LONG": ReplyMarkupTooLongError,
+    "REPLY_MESSAGE_ID_INVALID": ReplyMessageIdInvalidError,
     "MEDIA_INVALID": MediaInvalidError,
     "GAME_BOT_INVALID": GameBotInvalidError,
     "PASSWORD_MISSING": PasswordMissingError,
@@ -695,6 +767,7 @@ BY_NAME: Final[dict[str, type[RpcError]]] = {
 
 __all__ = [
     "BY_NAME",
+    "AboutTooLongError",
     "AccessTokenInvalidError",
     "ArticleTitleEmptyError",
     "AuthKeyUnregisteredError",
@@ -708,7 +781,10 @@ __all__ = [
     "ButtonTextInvalidError",
     "ButtonTypeInvalidError",
     "ButtonUrlInvalidError",
+    "ChannelInvalidError",
+    "ChannelPrivateError",
     "ChatAdminRequiredError",
+    "ChatAlreadyMigratedError",
     "ChatIdInvalidError",
     "ChatNotModifiedError",
     "ChatTitleEmptyError",
@@ -753,6 +829,7 @@ __all__ = [
     "RandomIdInvalidError",
     "ReplyMarkupInvalidError",
     "ReplyMarkupTooLongError",
+    "ReplyMessageIdInvalidError",
     "ResultIdDuplicateError",
     "ResultIdEmptyError",
     "ResultIdInvalidError",
@@ -761,12 +838,15 @@ __all__ = [
     "SearchQueryEmptyError",
     "SendMessageTypeInvalidError",
     "UrlInvalidError",
+    "UserAdminInvalidError",
     "UserAlreadyParticipantError",
     "UserBotRequiredError",
+    "UserCreatorError",
     "UserIdInvalidError",
     "UserIsBotError",
     "UserNotParticipantError",
     "UsernameInvalidError",
+    "UsernameNotModifiedError",
     "UsernameNotOccupiedError",
     "UsernameOccupiedError",
 ]

@@ -59,8 +59,8 @@ from loopgram.client.sessions import (
     encode_string,
 )
 from loopgram.client.updates import UpdateManager
+from loopgram.clock import Clock, RandomBytes, system_clock, system_random
 from loopgram.crypto import AuthKey, RsaPublicKey
-from loopgram.mtproto.deps import Clock, RandomBytes, system_clock, system_random
 from loopgram.net.client import ReconnectPolicy, Sender
 from loopgram.tl import LAYER, TLFunction, TLObject, abcs, functions, types
 from loopgram.tl.core import TLDecodeError

@@ -22,7 +22,7 @@ from typing import Final, cast
 
 from loopgram.client._error_base import expect
 from loopgram.client.sessions import UpdateState
-from loopgram.mtproto.deps import Clock
+from loopgram.clock import Clock
 from loopgram.tl import TLObject, abcs, types
 from loopgram.tl.types import updates as upd
 

@@ -22,6 +22,7 @@ import struct
 from collections.abc import Callable, Sequence
 from typing import Final
 
+from loopgram.clock import Clock, RandomBytes, system_clock, system_random
 from loopgram.crypto import (
     AuthKey,
     RsaPublicKey,
@@ -30,7 +31,6 @@ from loopgram.crypto import (
     encrypt_padded,
 )
 from loopgram.mtproto.connection import ACK_BATCH, ConnectionBase, seal_batches
-from loopgram.mtproto.deps import Clock, RandomBytes, system_clock, system_random
 from loopgram.mtproto.errors import LocalProtocolError, RemoteProtocolError
 from loopgram.mtproto.events import (
     Event,

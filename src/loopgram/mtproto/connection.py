@@ -29,8 +29,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Final
 
+from loopgram.clock import Clock, RandomBytes
 from loopgram.crypto import AuthKey
-from loopgram.mtproto.deps import Clock, RandomBytes
 from loopgram.mtproto.errors import RemoteProtocolError
 from loopgram.mtproto.session import (
     MAX_CONTAINER_BYTES,

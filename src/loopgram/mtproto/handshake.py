@@ -41,6 +41,7 @@ from hmac import compare_digest
 from typing import ClassVar, Final, Generic, TypeVar
 
 from loopgram import LoopgramError
+from loopgram.clock import Clock, RandomBytes
 from loopgram.crypto import (
     DH_G,
     DH_PRIME,
@@ -64,7 +65,6 @@ from loopgram.crypto import (
     initial_server_salt,
 )
 from loopgram.crypto.bigint import powmod
-from loopgram.mtproto.deps import Clock, RandomBytes
 from loopgram.tl import Reader, TLDecodeError, TLObject
 from loopgram.tl.mtproto.functions import ReqDHParams, ReqPq, ReqPqMulti, SetClientDHParams
 from loopgram.tl.mtproto.types import (

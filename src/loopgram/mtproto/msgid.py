@@ -20,7 +20,7 @@ import enum
 from bisect import bisect_left
 from typing import Final
 
-from loopgram.mtproto.deps import Clock
+from loopgram.clock import Clock
 
 __all__ = [
     "DUPLICATE",

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from loopgram.mtproto.deps import RandomBytes
+from loopgram.clock import RandomBytes
 from loopgram.tl.mtproto.types import FutureSalt
 
 __all__ = ["DEFAULT_GRACE", "DEFAULT_PERIOD", "MAX_FUTURE_SALTS", "ServerSalts"]

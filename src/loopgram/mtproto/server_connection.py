@@ -22,6 +22,7 @@ import struct
 from collections.abc import Callable, Sequence
 from typing import Final
 
+from loopgram.clock import Clock, RandomBytes, system_clock, system_random
 from loopgram.crypto import RsaPrivateKey, SecurityError, decrypt_message, encrypt_padded
 from loopgram.mtproto.connection import (
     ACK_BATCH,
@@ -30,7 +31,6 @@ from loopgram.mtproto.connection import (
     ConnectionBase,
     seal_batches,
 )
-from loopgram.mtproto.deps import Clock, RandomBytes, system_clock, system_random
 from loopgram.mtproto.errors import LocalProtocolError, RemoteProtocolError
 from loopgram.mtproto.events import (
     AuthKeyCreated,
@@ -144,7 +144,7 @@ class ServerConnection(ConnectionBase):
     server's private keys for the key exchange (none: only existing keys are served;
     ``dc_id``, ``keypair`` and ``pq`` are passed to the
     :class:`~loopgram.mtproto.handshake.ServerHandshake`). ``clock`` and ``random_bytes``
-    are injected (:mod:`loopgram.mtproto.deps`). The transport is detected from the first
+    are injected (:mod:`loopgram.clock`). The transport is detected from the first
     bytes (pass ``transport`` to configure it). New keys get salts that rotate every
     ``salt_period`` seconds, the previous one accepted ``salt_grace`` more. Answers and
     updates over ``gzip_threshold`` bytes go ``gzip_packed`` when that makes them smaller.

@@ -30,9 +30,9 @@ from hashlib import sha256
 from itertools import islice
 from typing import Final
 
+from loopgram.clock import Clock, RandomBytes
 from loopgram.crypto import AuthKey, SecurityError, encrypt_padded
 from loopgram.crypto import decrypt_message as _decrypt
-from loopgram.mtproto.deps import Clock, RandomBytes
 from loopgram.mtproto.msgid import MsgIdGenerator, ReceivedWindow, SeqNo
 from loopgram.mtproto.salts import ServerSalts
 from loopgram.mtproto.service import CONTAINER_ID

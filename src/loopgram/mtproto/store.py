@@ -19,8 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from loopgram.clock import Clock
 from loopgram.crypto import AuthKey
-from loopgram.mtproto.deps import Clock
 from loopgram.mtproto.salts import ServerSalts
 from loopgram.mtproto.session import ServerSession
 

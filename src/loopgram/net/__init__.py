@@ -2,7 +2,7 @@
 
 ``loopgram.net.server`` runs one :class:`~loopgram.mtproto.server_connection.ServerConnection`
 per accepted TCP connection (:class:`Link`) and hands the events it reports to an
-application (:class:`LinkHandler`, implemented by ``loopgram.server.app``). Everything
+application (:class:`LinkHandler`, implemented by ``loopgram.node.links``). Everything
 protocol-shaped lives below this package; everything about accounts and rules above it.
 """
 

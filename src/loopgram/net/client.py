@@ -36,9 +36,9 @@ from dataclasses import dataclass
 from typing import Any, Final, Protocol, cast
 
 from loopgram import LoopgramError
+from loopgram.clock import Clock, RandomBytes, system_clock, system_random
 from loopgram.crypto import AuthKey, RsaPublicKey
 from loopgram.mtproto.client_connection import ClientConnection
-from loopgram.mtproto.deps import Clock, RandomBytes, system_clock, system_random
 from loopgram.mtproto.errors import RemoteProtocolError
 from loopgram.mtproto.events import (
     Event,

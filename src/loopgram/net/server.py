@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Protocol, cast
 
-from loopgram.mtproto.deps import Clock, RandomBytes, system_clock, system_random
+from loopgram.clock import Clock, RandomBytes, system_clock, system_random
 from loopgram.mtproto.errors import RemoteProtocolError
 from loopgram.mtproto.events import Event
 from loopgram.mtproto.server_connection import ServerConnection
@@ -178,7 +178,7 @@ def raise_open_file_limit() -> int | None:
 
 
 class LinkHandler(Protocol):
-    """The application on top of the links (``loopgram.server.app``)."""
+    """The application on top of the links (``loopgram.node.links``)."""
 
     def link_opened(self, link: Link) -> None: ...
 

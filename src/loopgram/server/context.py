@@ -7,10 +7,15 @@ on one logs in all of them, and the binding is persisted in ``storage.auth_keys`
 survives reconnects and restarts. A logged-in session that accepts updates is subscribed to
 the hub for its account. Each request gets a ``RequestContext``: the session, the services
 and the callback broker, which is all a handler needs.
+
+A login can end elsewhere -- a bot's token revoked in this process or by ``loopgram bot token
+--revoke`` in another one, which logs the bot's keys out in storage: each request checks its
+key's login first (``SessionContext.checked_account``), cheaply while nothing changed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,6 +64,8 @@ class AuthKeyState:
     account: Account | None
     layer: int | None
     sessions: set[SessionContext] = field(default_factory=set)
+    resets: int = 0
+    """The registry's ``resets()`` when the login was last checked against storage."""
 
 
 class SessionContext:
@@ -103,6 +110,11 @@ class SessionContext:
     @property
     def layer(self) -> int | None:
         return self._key.layer
+
+    def checked_account(self) -> Account | None:
+        """The logged-in account, ``None`` if the key was logged out elsewhere meanwhile (then
+        logged out here too)."""
+        return self._registry._check(self._key)
 
     def push(self, updates: Updates) -> None:
         """Send updates to this session only."""
@@ -149,9 +161,14 @@ class SessionContext:
 class SessionRegistry:
     """The live sessions of this process, grouped by auth key."""
 
-    def __init__(self, storage: Storage, hub: UpdateHub) -> None:
+    def __init__(
+        self, storage: Storage, hub: UpdateHub, resets: Callable[[], int] = lambda: 0
+    ) -> None:
         self._storage = storage
         self.hub = hub
+        # Counts the logins ended in this process (bot token resets): a change means "check
+        # every key against storage again".
+        self._resets = resets
         self._keys: dict[int, AuthKeyState] = {}
 
     def open(self, auth_key_id: int, session_id: int, push: UpdateSink) -> SessionContext:
@@ -186,6 +203,27 @@ class SessionRegistry:
         key.account = account
         for session in list(key.sessions):
             session._resubscribe()
+
+    def _check(self, key: AuthKeyState) -> Account | None:
+        account = key.account
+        if account is None:
+            return None
+        resets = self._resets()
+        # The row cache hands out the same record until someone writes the account -- or
+        # another process commits anything (SQLite's cache drops its rows then): while it
+        # does, and no login ended in this process, the login stands without a read.
+        if key.resets == resets and self._storage.accounts.get(account.id) is account:
+            return account
+        key.resets = resets
+        record = self._storage.auth_keys.get(key.auth_key_id)
+        fresh = self._storage.accounts.get(account.id)
+        if record is None or record.account_id != account.id or fresh is None:
+            key.account = None
+            for session in list(key.sessions):
+                session._resubscribe()
+            return None
+        key.account = fresh
+        return fresh
 
     def _set_layer(self, key: AuthKeyState, layer: int) -> None:
         if key.layer == layer:

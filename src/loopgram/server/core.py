@@ -23,7 +23,7 @@ import time
 from collections.abc import Coroutine
 from typing import Any
 
-from loopgram.mtproto.deps import Clock, RandomBytes, system_clock, system_random
+from loopgram.clock import Clock, RandomBytes, system_clock, system_random
 from loopgram.server.config import ServerConfig, ServerInfo
 from loopgram.server.context import SessionContext, SessionRegistry
 from loopgram.server.dispatch import Answer, Decoder, Dispatcher
@@ -31,6 +31,7 @@ from loopgram.server.flood import FloodLimiter
 from loopgram.server.handlers import Registry
 from loopgram.server.hub import LocalHub, UpdateHub, UpdateSink
 from loopgram.server.observe import CallFeed, ObservedHub
+from loopgram.server.pending import PendingCalls
 from loopgram.server.presses import Pending, PressBroker, Sleep
 from loopgram.server.services import BotCredentials, Services
 from loopgram.storage import Account, Storage
@@ -48,6 +49,7 @@ class ServerCore:
         hub: UpdateHub | None = None,
         registry: Registry | None = None,
         decode: Decoder | None = None,
+        calls: PendingCalls | None = None,
     ) -> None:
         self.storage = storage
         self.clock = clock
@@ -61,9 +63,13 @@ class ServerCore:
             hub=self.hub,
             config=config,
             info=info,
+            calls=calls,
         )
-        self.presses = PressBroker(self.services.callbacks, self.services.inline, self.hub, clock)
-        self.sessions = SessionRegistry(storage, self.hub)
+        self.presses = PressBroker(
+            self.services.callbacks, self.services.inline, self.hub, clock, self.services.calls
+        )
+        accounts = self.services.accounts
+        self.sessions = SessionRegistry(storage, self.hub, lambda: accounts.token_resets)
         self.limiter = FloodLimiter(clock, self.services.config)
         self.dispatcher = Dispatcher(
             self.services, self.presses, registry=registry, limiter=self.limiter, decode=decode

@@ -219,7 +219,7 @@ class Dispatcher:
             route = self._registry.get(type(query)) if isinstance(query, TLObject) else None
             if route is None:
                 raise self._unserved(query, method)
-            account = session.account
+            account = session.checked_account()
             if route.needs_account and account is None:
                 raise AUTH_KEY_UNREGISTERED()
             caller = ("account", account.id) if account is not None else ("key", session.key[0])

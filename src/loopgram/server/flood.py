@@ -19,7 +19,7 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from loopgram.mtproto.deps import Clock
+from loopgram.clock import Clock
 from loopgram.server.config import Rate, ServerConfig
 from loopgram.server.errors import FloodWait
 from loopgram.tl import types

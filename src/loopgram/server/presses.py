@@ -1,61 +1,66 @@
 """Server layer: callback presses and inline queries as awaitables, on the event loop.
 
-``CallbackService`` (and ``InlineService``) hold the rules and the pending tables without any
-event loop; ``PressBroker`` gives each pending press an ``asyncio.Future`` that the user's
-``getBotCallbackAnswer`` awaits, publishes the press to the bot through the hub, resolves the
-future when the bot answers, and fails it with ``BOT_RESPONSE_TIMEOUT`` when ``expire_due``
-finds the window closed. An inline query (``getInlineBotResults`` waiting for the bot's
-``setInlineBotResults``) is a press of another kind: ``inline_query`` and ``answer_inline`` do
-the same with the same timer. Time only moves through the injected clock: the driver runs
+``CallbackService`` and ``InlineService`` hold the rules without any event loop or table;
+``PressBroker`` keeps what they make pending in the pending-call table
+(``loopgram.server.pending``): the user's ``getBotCallbackAnswer`` / ``getInlineBotResults``
+awaits the future ``PendingCalls.add`` gives, after the press or query went to the bot through
+the hub; the bot's answer, checked by the service against the call, settles it (claimed once,
+delivered to whichever process waits); ``expire_due`` times out the waits whose window closed
+(``BOT_RESPONSE_TIMEOUT``). Time only moves through the injected clock: the driver runs
 ``run_timers`` (which sleeps in real time until the next deadline by that clock), tests call
-``expire_due`` after advancing a fake clock. Several server processes would replace this class
-with one that keeps the pending table in Redis; handlers only see ``press`` and ``answer``.
+``expire_due`` after advancing a fake clock. With a table shared between processes the same
+broker serves a press arriving here and answered by a bot connected elsewhere; handlers only
+see ``press``, ``answer``, ``inline_query`` and ``answer_inline``.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
-from loopgram.mtproto.deps import Clock
-from loopgram.server.errors import BOT_RESPONSE_TIMEOUT
+from loopgram.clock import Clock
+from loopgram.server.errors import QUERY_ID_INVALID
 from loopgram.server.hub import UpdateHub
-from loopgram.server.services.callbacks import CallbackService, PendingPress
-from loopgram.server.services.inline import InlineService, PendingInlineQuery
+from loopgram.server.pending import CallKind, NewCall, PendingCall, PendingCalls
+from loopgram.server.services.callbacks import CallbackService
+from loopgram.server.services.inline import InlineService
 from loopgram.storage import Account
 from loopgram.tl import abcs
 from loopgram.tl.types import messages as msg_types
 
 Sleep = Callable[[float], Awaitable[None]]
-Pending = PendingPress | PendingInlineQuery
+Pending = PendingCall
 """A user's call waiting for a bot: a callback press or an inline query."""
 
 
 class PressBroker:
     def __init__(
-        self, callbacks: CallbackService, inline: InlineService, hub: UpdateHub, clock: Clock
+        self,
+        callbacks: CallbackService,
+        inline: InlineService,
+        hub: UpdateHub,
+        clock: Clock,
+        calls: PendingCalls,
     ) -> None:
         self._callbacks = callbacks
         self._inline = inline
         self._hub = hub
         self._clock = clock
-        self._waiters: dict[int, asyncio.Future[msg_types.BotCallbackAnswer]] = {}
-        # Inline query ids are drawn apart from press ids: a table of their own.
-        self._inline_waiters: dict[int, asyncio.Future[msg_types.BotResults]] = {}
+        self._calls = calls
         self._wakeup: asyncio.Event | None = None
         self._wake_at = 0.0
         """Clock time at which ``run_timers`` looks again by itself."""
 
     @property
     def waiting(self) -> int:
-        """Presses whose user is still waiting for the answer."""
-        return len(self._waiters)
+        """Presses whose user is still waiting for the answer (in this process)."""
+        return self._calls.waiting(CallKind.PRESS)
 
     @property
     def inline_waiting(self) -> int:
-        """Inline queries whose user is still waiting for the results."""
-        return len(self._inline_waiters)
+        """Inline queries whose user is still waiting for the results (in this process)."""
+        return self._calls.waiting(CallKind.INLINE)
 
     async def press(
         self,
@@ -69,25 +74,10 @@ class PressBroker:
     ) -> msg_types.BotCallbackAnswer:
         """Register the press, deliver it to the bot, wait for the answer or the timeout."""
         self.expire_due()
-        pending = self._callbacks.press(user, peer, msg_id, data=data, game=game, password=password)
-        future: asyncio.Future[msg_types.BotCallbackAnswer] = (
-            asyncio.get_running_loop().create_future()
-        )
-        self._waiters[pending.query_id] = future
-        # Waking the timer task costs a few tasks and futures: only when this deadline
-        # comes before the timer's next look (never with the default window and interval).
-        if self._wakeup is not None and pending.deadline < self._wake_at:
-            self._wakeup.set()
-        # An offline bot simply gets nothing: the user then times out like any other press.
-        self._hub.publish(pending.bot_id, pending.update)
-        try:
-            return await future
-        finally:
-            # Answered, timed out, or the client went away (task cancelled): either way the
-            # answer has nowhere else to go. The bot may still answer a cancelled press.
-            self._waiters.pop(pending.query_id, None)
+        new = self._callbacks.press(user, peer, msg_id, data=data, game=game, password=password)
+        return cast(msg_types.BotCallbackAnswer, await self._wait(new))
 
-    def answer(
+    async def answer(
         self,
         bot: Account,
         query_id: int,
@@ -99,12 +89,13 @@ class PressBroker:
     ) -> bool:
         """The bot's answer: ``True``, or the rule's ``RpcError``."""
         self.expire_due()
-        pending, result = self._callbacks.answer(
-            bot, query_id, alert=alert, message=message, url=url, cache_time=cache_time
+        call = await self._calls.get(CallKind.PRESS, query_id)
+        result = self._callbacks.answer(
+            bot, call, alert=alert, message=message, url=url, cache_time=cache_time
         )
-        future = self._waiters.pop(pending.query_id, None)
-        if future is not None and not future.done():
-            future.set_result(result)
+        # Another process may have claimed it meanwhile (an answer, or its caller's timeout).
+        if call is None or not await self._calls.settle(call, result):
+            raise QUERY_ID_INVALID()
         return True
 
     async def inline_query(
@@ -118,19 +109,10 @@ class PressBroker:
         """Register the inline query, deliver it to the bot, wait for its results or the
         timeout."""
         self.expire_due()
-        pending = self._inline.query(user, bot, peer, query, offset)
-        future: asyncio.Future[msg_types.BotResults] = asyncio.get_running_loop().create_future()
-        self._inline_waiters[pending.query_id] = future
-        if self._wakeup is not None and pending.deadline < self._wake_at:
-            self._wakeup.set()
-        # As for presses: an offline bot gets nothing, and the user times out.
-        self._hub.publish(pending.bot_id, pending.update)
-        try:
-            return await future
-        finally:
-            self._inline_waiters.pop(pending.query_id, None)
+        new = self._inline.query(user, bot, peer, query, offset)
+        return cast(msg_types.BotResults, await self._wait(new))
 
-    def answer_inline(
+    async def answer_inline(
         self,
         bot: Account,
         query_id: int,
@@ -144,9 +126,10 @@ class PressBroker:
     ) -> bool:
         """The bot's results: ``True``, or the rule's ``RpcError``."""
         self.expire_due()
-        pending, result = self._inline.answer(
+        call = await self._calls.get(CallKind.INLINE, query_id)
+        found, answered = self._inline.answer(
             bot,
-            query_id,
+            call,
             results,
             cache_time=cache_time,
             gallery=gallery,
@@ -154,31 +137,36 @@ class PressBroker:
             switch_pm=switch_pm,
             switch_webview=switch_webview,
         )
-        future = self._inline_waiters.pop(pending.query_id, None)
-        if future is not None and not future.done():
-            future.set_result(result)
+        if call is None or not await self._calls.settle(call, found):
+            raise QUERY_ID_INVALID()
+        self._inline.remember(answered)
         return True
 
+    async def _wait(self, new: NewCall) -> Any:
+        call = new.call
+        future = await self._calls.add(call)
+        # Waking the timer task costs a few tasks and futures: only when this deadline
+        # comes before the timer's next look (never with the default window and interval).
+        if self._wakeup is not None and call.deadline < self._wake_at:
+            self._wakeup.set()
+        # An offline bot simply gets nothing: the user then times out like any other press.
+        self._hub.publish(call.bot_id, new.update)
+        try:
+            return await future
+        finally:
+            # Answered, timed out, or the client went away (task cancelled): either way the
+            # answer has nowhere else to go. The bot may still answer a cancelled press.
+            self._calls.forget(call)
+
     def expire_due(self) -> list[Pending]:
-        """Time out every press and inline query whose window has closed by the clock;
-        returns them."""
+        """Time out every press and inline query waited on here whose window has closed by
+        the clock; returns them."""
         now = self._clock()
-        expired: list[Pending] = []
-        for pending in self._callbacks.expire(now):
-            expired.append(pending)
-            _time_out(self._waiters.pop(pending.query_id, None))
-        for query in self._inline.expire(now):
-            expired.append(query)
-            _time_out(self._inline_waiters.pop(query.query_id, None))
-        return expired
+        self._inline.expire(now)
+        return self._calls.expire(now)
 
     def next_deadline(self) -> float | None:
-        deadlines = [
-            d
-            for d in (self._callbacks.next_deadline(), self._inline.next_deadline())
-            if d is not None
-        ]
-        return min(deadlines, default=None)
+        return self._calls.next_deadline()
 
     async def run_timers(self, *, sleep: Sleep = asyncio.sleep, max_interval: float = 1.0) -> None:
         """Expire presses on time, forever (run it as a task; cancel it to stop)."""
@@ -202,8 +190,3 @@ class PressBroker:
                     waker.cancel()
         finally:
             self._wakeup = None
-
-
-def _time_out(future: asyncio.Future[Any] | None) -> None:
-    if future is not None and not future.done():
-        future.set_exception(BOT_RESPONSE_TIMEOUT())

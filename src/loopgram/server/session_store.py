@@ -34,8 +34,8 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from loopgram.clock import Clock, RandomBytes
 from loopgram.crypto import AuthKey
-from loopgram.mtproto.deps import Clock, RandomBytes
 from loopgram.mtproto.salts import DEFAULT_GRACE, DEFAULT_PERIOD, ServerSalts
 from loopgram.mtproto.session import ServerSession
 from loopgram.mtproto.store import KeyEntry

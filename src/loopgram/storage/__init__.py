@@ -2,10 +2,11 @@
 
 ``Storage`` (see ``protocols``) gives access to one repository per kind of state:
 ``settings``, ``auth_keys``, ``sessions``, ``accounts``, ``messages``, ``updates`` and
-``inline_messages``. Backends: ``MemoryStorage`` (tests) and ``SqliteStorage`` (the embedded
-default); PostgreSQL will follow behind the same protocols and the same contract suite
-(``tests/storage/test_contract.py``). Storage is synchronous: each call is one short
-transaction. It knows nothing of MTProto: TL objects are stored as bytes.
+``inline_messages``. Backends: ``MemoryStorage`` (tests), ``SqliteStorage`` (the embedded
+default) and ``PostgresStorage`` (several processes or machines), behind the same
+protocols and the same contract suite (``loopgram.testing.storage_contract``). Storage is
+synchronous: each call is one short transaction. It knows nothing of MTProto: TL objects
+are stored as bytes.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Final
 
+from loopgram.clock import Clock, RandomBytes
 from loopgram.storage._common import UNSET, Unset
 from loopgram.storage.errors import (
     AccountNotFound,
@@ -42,12 +44,10 @@ from loopgram.storage.models import (
     RSA_PRIVATE_KEY_PEM,
     Account,
     AuthKeyRecord,
-    Clock,
     DeletedMessages,
     InlineMessage,
     PeerKind,
     PeerRef,
-    RandomBytes,
     ServerSalt,
     SessionState,
     StoredMessage,
@@ -55,6 +55,7 @@ from loopgram.storage.models import (
     UnackedMessage,
     UpdateState,
 )
+from loopgram.storage.postgres import PostgresStorage
 from loopgram.storage.protocols import (
     AccountRepository,
     AuthKeyRepository,
@@ -84,6 +85,9 @@ def open_storage(
     SQLite: a path ending in ``.db``, ``.sqlite`` or ``.sqlite3`` is the database file itself,
     any other path is a data directory holding ``loopgram.db`` (created if missing).
     ``synchronous`` is SQLite's durability setting (see ``loopgram.storage.sqlite``).
+    ``postgresql://user:password@host:port/database?schema=name`` (or ``postgres://``) is
+    PostgreSQL: the tables live in that schema (default ``public``), created if missing;
+    any other query parameter is libpq's (see ``loopgram.storage.postgres``).
     """
     text = os.fspath(target)
     if text in _MEMORY:
@@ -93,7 +97,7 @@ def open_storage(
         if scheme == "sqlite":
             text = rest
         elif scheme in ("postgres", "postgresql"):
-            raise StorageError("the PostgreSQL backend is not available yet")
+            return PostgresStorage(text, clock=clock, random_bytes=random_bytes)
         else:
             raise StorageError(f"unknown storage URL scheme {scheme!r}")
     if not text:
@@ -120,7 +124,6 @@ __all__ = [
     "AuthKeyNotFound",
     "AuthKeyRecord",
     "AuthKeyRepository",
-    "Clock",
     "Conflict",
     "DeletedMessages",
     "InlineMessage",
@@ -134,7 +137,7 @@ __all__ = [
     "PeerKind",
     "PeerRef",
     "PhoneTaken",
-    "RandomBytes",
+    "PostgresStorage",
     "RandomIdTaken",
     "SchemaError",
     "ServerSalt",

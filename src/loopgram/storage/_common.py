@@ -12,13 +12,12 @@ from collections.abc import Iterable, Iterator, Sequence
 from enum import Enum
 from typing import Final, TypeVar
 
+from loopgram.clock import Clock, RandomBytes
 from loopgram.storage.errors import ValueTooLarge
 from loopgram.storage.models import (
     AUTH_KEY_SIZE,
-    Clock,
     PeerKind,
     PeerRef,
-    RandomBytes,
     SessionState,
 )
 

@@ -13,7 +13,7 @@ queue is one unit added to the storage rather than lines spread over every backe
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Final, Protocol
@@ -105,6 +105,14 @@ class BotUpdateRepository(Protocol):
         """Append an update under the queue's next id; ``BotQueueNotFound`` without a queue."""
         ...
 
+    def push_many(
+        self, updates: Sequence[tuple[int, str, bytes]], *, date: int | None = None
+    ) -> list[BotUpdate]:
+        """Append ``(bot_id, kind, body)`` updates in one transaction, each bot's in the
+        given order, as ``push`` would one by one; those of bots without a queue are left
+        out (the others are still queued). Returns the queued updates."""
+        ...
+
     def pending(self, bot_id: int, *, from_id: int, limit: int) -> list[BotUpdate]:
         """Unconfirmed updates with ``update_id >= from_id``, ascending, at most ``limit``."""
         ...
@@ -187,6 +195,22 @@ class MemoryBotUpdates:
             q.updates.append(update)
             q.next_id += 1
             return update
+
+    def push_many(
+        self, updates: Sequence[tuple[int, str, bytes]], *, date: int | None = None
+    ) -> list[BotUpdate]:
+        pushed: list[BotUpdate] = []
+        with self._data.tx() as d:
+            when = d.now() if date is None else date
+            for bot_id, kind, body in updates:
+                q = self._queues.get(bot_id)
+                if q is None or bot_id not in d.accounts:
+                    continue
+                update = BotUpdate(bot_id, q.next_id, when, kind, body)
+                q.updates.append(update)
+                q.next_id += 1
+                pushed.append(update)
+        return pushed
 
     def pending(self, bot_id: int, *, from_id: int, limit: int) -> list[BotUpdate]:
         limit = c.check_limit(limit)
@@ -276,7 +300,7 @@ def _state(bot_id: int, row: tuple[Any, ...]) -> BotQueueState:
 class SqliteBotUpdates:
     """Queue rows on the storage's connection.
 
-    The writes made once per update (``push``, ``confirm``, ``drop``) commit with
+    The writes made once per update (``push``, ``push_many``, ``confirm``, ``drop``) commit with
     ``synchronous = NORMAL`` whatever the storage's setting: in WAL mode such a commit
     survives a crash or restart of the process (the queue's promise) and skips the fsync
     that would otherwise cost more than the rest of a callback round trip; only an OS crash
@@ -344,6 +368,38 @@ class SqliteBotUpdates:
                 (bot_id, update.update_id, when, kind, update.body),
             )
         return update
+
+    def push_many(
+        self, updates: Sequence[tuple[int, str, bytes]], *, date: int | None = None
+    ) -> list[BotUpdate]:
+        # One commit for a batch: its cost, not the rows', is most of a queued update's.
+        when = self._db.now() if date is None else date
+        counts: dict[int, int] = {}
+        for bot_id, _, _ in updates:
+            counts[bot_id] = counts.get(bot_id, 0) + 1
+        pushed: list[BotUpdate] = []
+        with self._queue_write() as conn:
+            next_ids: dict[int, int] = {}
+            for bot_id, n in counts.items():
+                row = conn.execute(
+                    "UPDATE bot_queues SET next_id = next_id + ? WHERE bot_id = ? "
+                    "RETURNING next_id",
+                    (n, bot_id),
+                ).fetchone()
+                if row is not None:
+                    next_ids[bot_id] = row[0] - n
+            for bot_id, kind, body in updates:
+                update_id = next_ids.get(bot_id)
+                if update_id is None:
+                    continue
+                next_ids[bot_id] = update_id + 1
+                pushed.append(BotUpdate(bot_id, update_id, when, kind, bytes(body)))
+            conn.executemany(
+                "INSERT INTO bot_updates (bot_id, update_id, date, kind, body) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [(u.bot_id, u.update_id, when, u.kind, u.body) for u in pushed],
+            )
+        return pushed
 
     def pending(self, bot_id: int, *, from_id: int, limit: int) -> list[BotUpdate]:
         limit = c.check_limit(limit)

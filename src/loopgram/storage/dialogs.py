@@ -201,8 +201,9 @@ class SqliteDialogs:
             row = conn.execute(
                 "INSERT INTO dialog_reads (owner_id, peer_kind, peer_id, inbox_max, outbox_max) "
                 "VALUES (?, ?, ?, ?, ?) ON CONFLICT (owner_id, peer_kind, peer_id) DO UPDATE SET "
-                "inbox_max = max(inbox_max, excluded.inbox_max), "
-                "outbox_max = max(outbox_max, excluded.outbox_max) "
+                # Qualified: PostgreSQL reads a bare name here as ambiguous with excluded.
+                "inbox_max = max(dialog_reads.inbox_max, excluded.inbox_max), "
+                "outbox_max = max(dialog_reads.outbox_max, excluded.outbox_max) "
                 "RETURNING inbox_max, outbox_max",
                 (owner_id, peer.kind.value, peer.id, inbox_max, outbox_max),
             ).fetchone()

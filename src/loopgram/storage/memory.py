@@ -16,10 +16,12 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from types import TracebackType
 
+from loopgram.clock import Clock, RandomBytes
 from loopgram.storage import _common as c
 from loopgram.storage._common import UNSET, Unset
 from loopgram.storage.bot_commands import MemoryBotCommands
 from loopgram.storage.bot_updates import MemoryBotUpdates
+from loopgram.storage.channels import MemoryChannels
 from loopgram.storage.chats import MemoryChats
 from loopgram.storage.dialogs import MemoryContacts, MemoryDialogs
 from loopgram.storage.errors import (
@@ -39,14 +41,12 @@ from loopgram.storage.models import (
     FIRST_ACCOUNT_ID,
     Account,
     AuthKeyRecord,
-    Clock,
     DeletedMessages,
     DeletionRenderer,
     InlineMessage,
     MessageRenderer,
     PeerRef,
     PtsRenderer,
-    RandomBytes,
     SessionState,
     StoredMessage,
     StoredUpdate,
@@ -78,6 +78,7 @@ class _MessageRow:
     reply_markup: bytes | None
     media: bytes | None
     extra: bytes | None
+    reply_to_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +148,15 @@ class _Data:
             media=row.media,
             extra=row.extra,
             pts=box.pts,
+            reply_to=self.reply_box(box.owner_id, row.reply_to_id),
         )
+
+    def reply_box(self, owner_id: int, reply_to_id: int | None) -> int | None:
+        """The owner's box id of the replied message (``None`` without one)."""
+        if reply_to_id is None:
+            return None
+        mine = [b for o, b in self.copies.get(reply_to_id, ()) if o == owner_id]
+        return min(mine) if mine else None
 
     def render(
         self, boxes: list[_Box], row: _MessageRow, render_update: MessageRenderer, when: int
@@ -470,6 +479,7 @@ class MemoryMessages:
         extra: bytes | None = None,
         date: int | None = None,
         random_id: int | None = None,
+        reply_to_id: int | None = None,
     ) -> list[tuple[StoredMessage, StoredUpdate]]:
         owners = c.box_owners(sender_id, peer, member_ids)
         c.check_sizes(text, entities, reply_markup, media, extra)
@@ -495,6 +505,7 @@ class MemoryMessages:
                 reply_markup=c.opt_bytes(reply_markup),
                 media=c.opt_bytes(media),
                 extra=c.opt_bytes(extra),
+                reply_to_id=reply_to_id,
             )
             boxes = []
             for owner_id, owner_peer, out in owners:
@@ -744,6 +755,7 @@ class MemoryStorage:
         self._dialogs = MemoryDialogs(data)
         self._contacts = MemoryContacts(data)
         self._chats = MemoryChats(data)
+        self._channels = MemoryChannels(data)
 
     @property
     def settings(self) -> MemorySettings:
@@ -792,6 +804,10 @@ class MemoryStorage:
     @property
     def chats(self) -> MemoryChats:
         return self._chats
+
+    @property
+    def channels(self) -> MemoryChannels:
+        return self._channels
 
     def reading(self) -> AbstractContextManager[None]:
         """Nothing to group here: every read sees the one copy of the data."""

@@ -15,6 +15,8 @@ from loopgram.storage.bot_commands import MIGRATION_NAME as EVERYDAY_NAME
 from loopgram.storage.bot_commands import MIGRATION_SQL as BOT_COMMANDS_SQL
 from loopgram.storage.bot_updates import MIGRATION_NAME as BOT_QUEUES_NAME
 from loopgram.storage.bot_updates import MIGRATION_SQL as BOT_QUEUES_SQL
+from loopgram.storage.channels import MIGRATION_NAME as CHANNELS_NAME
+from loopgram.storage.channels import MIGRATION_SQL as CHANNELS_SQL
 from loopgram.storage.chats import MIGRATION_NAME as CHATS_NAME
 from loopgram.storage.chats import MIGRATION_SQL as CHATS_SQL
 from loopgram.storage.dialogs import MIGRATION_SQL as DIALOGS_SQL
@@ -175,11 +177,18 @@ CREATE TABLE random_ids (
 CREATE INDEX random_ids_by_message ON random_ids (message_id);
 """
 
+_REPLIES = """
+-- The message this one replies to (messages.id); each owner sees it under its own box id.
+ALTER TABLE messages ADD COLUMN reply_to_id INTEGER;
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _INITIAL),
     Migration(2, "random ids of sent messages", _RANDOM_IDS),
     Migration(3, BOT_QUEUES_NAME, BOT_QUEUES_SQL),
     Migration(4, EVERYDAY_NAME, BOT_COMMANDS_SQL + DIALOGS_SQL),
     Migration(5, CHATS_NAME, CHATS_SQL),
+    Migration(6, "replies", _REPLIES),
+    Migration(7, CHANNELS_NAME, CHANNELS_SQL),
 )
 """Every schema step, by ascending version; the latest is the schema this code uses."""

@@ -17,12 +17,6 @@ from loopgram import tl
 if TYPE_CHECKING:
     from loopgram.tl.abcs import ReplyMarkup
 
-Clock = Callable[[], float]
-"""Unix time in seconds; the storage truncates it to whole seconds."""
-
-RandomBytes = Callable[[int], bytes]
-"""``n -> n`` random bytes (``os.urandom`` by default; seeded in tests)."""
-
 FIRST_ACCOUNT_ID: Final = 1_000_000_000
 """The first account id handed out. Ten digits look like a real Telegram user id, and staying
 below 2**31 keeps the ids valid for clients or layers that still treat user ids as int32."""
@@ -35,10 +29,13 @@ CHAT_INSTANCE_SECRET: Final = "server.chat_instance_secret"
 
 
 class PeerKind(StrEnum):
-    """What a box's peer is: a private chat with a user, or a basic group."""
+    """What a box's peer is: a private chat with a user, or a basic group. ``CHANNEL``
+    names a supergroup or channel, whose messages are not in boxes
+    (``loopgram.storage.channels``): it is never stored in a box."""
 
     USER = "user"
     CHAT = "chat"
+    CHANNEL = "channel"
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +148,9 @@ class StoredMessage:
     """Anything else the server wants to keep with the message (via_bot, ...), opaque."""
     pts: int
     """The owner's pts of the last update that created or edited this copy."""
+    reply_to: int | None = None
+    """The box id, in the owner's box, of the message this one replies to (``None``: not a
+    reply, or the owner no longer has that message)."""
 
     def markup(self) -> ReplyMarkup | None:
         """The reply markup as a TL object (parsed on every call; keep the result)."""

@@ -17,6 +17,7 @@ from typing import Protocol
 from loopgram.storage._common import UNSET, Unset
 from loopgram.storage.bot_commands import BotCommandRepository
 from loopgram.storage.bot_updates import BotUpdateRepository
+from loopgram.storage.channels import ChannelRepository
 from loopgram.storage.chats import ChatRepository
 from loopgram.storage.dialogs import ContactRepository, DialogRepository
 from loopgram.storage.models import (
@@ -171,6 +172,7 @@ class MessageRepository(Protocol):
         extra: bytes | None = None,
         date: int | None = None,
         random_id: int | None = None,
+        reply_to_id: int | None = None,
     ) -> list[tuple[StoredMessage, StoredUpdate]]:
         """Store a message and deliver it into every participant's box, atomically.
 
@@ -184,6 +186,10 @@ class MessageRepository(Protocol):
         and raises ``RandomIdTaken`` holding the sender's copy of the first, checked in the
         same transaction as the write (once the sender's copy is deleted the id is free
         again). A text or blob beyond ``MAX_VALUE_BYTES`` raises ``ValueTooLarge``.
+
+        ``reply_to_id`` is the ``global_id`` of the message replied to: each copy's
+        ``reply_to`` is that message's id in the copy owner's box, read whenever a copy is
+        (``None`` once the owner no longer has it).
         """
         ...
 
@@ -328,6 +334,12 @@ class Storage(Protocol):
     @property
     def chats(self) -> ChatRepository:
         """Basic groups, their members and bots' privacy mode (``loopgram.storage.chats``)."""
+        ...
+
+    @property
+    def channels(self) -> ChannelRepository:
+        """Supergroups and channels, their members, messages and update logs
+        (``loopgram.storage.channels``)."""
         ...
 
     def reading(self) -> AbstractContextManager[None]:

@@ -25,12 +25,14 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, Self
 
+from loopgram.clock import Clock, RandomBytes
 from loopgram.storage import _common as c
 from loopgram.storage._common import UNSET, Unset
 from loopgram.storage.bot_commands import SqliteBotCommands
 from loopgram.storage.bot_updates import SqliteBotUpdates
+from loopgram.storage.channels import SqliteChannels
 from loopgram.storage.chats import SqliteChats
 from loopgram.storage.dialogs import SqliteContacts, SqliteDialogs
 from loopgram.storage.errors import (
@@ -56,7 +58,6 @@ from loopgram.storage.models import (
     FIRST_ACCOUNT_ID,
     Account,
     AuthKeyRecord,
-    Clock,
     DeletedMessages,
     DeletionRenderer,
     InlineMessage,
@@ -64,7 +65,6 @@ from loopgram.storage.models import (
     PeerKind,
     PeerRef,
     PtsRenderer,
-    RandomBytes,
     ServerSalt,
     SessionState,
     StoredMessage,
@@ -747,7 +747,10 @@ class SqliteAccounts:
 
 _MESSAGE_SELECT = (
     "SELECT b.owner_id, b.box_id, m.id, m.sender_id, b.peer_kind, b.peer_id, b.out, m.date, "
-    "m.edit_date, m.text, m.entities, m.reply_markup, m.media, m.extra, b.pts "
+    "m.edit_date, m.text, m.entities, m.reply_markup, m.media, m.extra, b.pts, "
+    # The replied message under the owner's own box id (each participant numbers it).
+    "CASE WHEN m.reply_to_id IS NULL THEN NULL ELSE (SELECT min(r.box_id) FROM message_boxes "
+    "AS r WHERE r.owner_id = b.owner_id AND r.message_id = m.reply_to_id) END "
     "FROM message_boxes AS b JOIN messages AS m ON m.id = b.message_id"
 )
 
@@ -768,6 +771,7 @@ def _message(row: Row) -> StoredMessage:
         media=c.opt_bytes(row[12]),
         extra=c.opt_bytes(row[13]),
         pts=row[14],
+        reply_to=row[15],
     )
 
 
@@ -823,6 +827,18 @@ def _sent_copy(conn: sqlite3.Connection, sender_id: int, random_id: int) -> Stor
     return _message(copy)
 
 
+def _reply_box(conn: sqlite3.Connection, owner_id: int, reply_to_id: int | None) -> int | None:
+    """The owner's box id of the replied message (``None`` without one)."""
+    if reply_to_id is None:
+        return None
+    row = _one(
+        conn,
+        "SELECT min(box_id) FROM message_boxes WHERE owner_id = ? AND message_id = ?",
+        (owner_id, reply_to_id),
+    )
+    return None if row is None else row[0]
+
+
 class SqliteMessages:
     def __init__(self, db: _Db) -> None:
         self._db = db
@@ -841,6 +857,7 @@ class SqliteMessages:
         extra: bytes | None = None,
         date: int | None = None,
         random_id: int | None = None,
+        reply_to_id: int | None = None,
     ) -> list[tuple[StoredMessage, StoredUpdate]]:
         boxes = c.box_owners(sender_id, peer, member_ids)
         c.check_sizes(text, entities, reply_markup, media, extra)
@@ -862,6 +879,7 @@ class SqliteMessages:
                 media,
                 extra,
                 random_id,
+                reply_to_id,
             )
             # A fresh message is the one most likely to be pressed next.
             for copy, _ in result:
@@ -882,6 +900,7 @@ class SqliteMessages:
         media: bytes | None,
         extra: bytes | None,
         random_id: int | None,
+        reply_to_id: int | None,
     ) -> list[tuple[StoredMessage, StoredUpdate]]:
         with db.write() as conn:
             _require_account(conn, sender_id)
@@ -893,7 +912,8 @@ class SqliteMessages:
                     raise RandomIdTaken(sender_id, random_id, sent)
             cur = conn.execute(
                 "INSERT INTO messages (sender_id, peer_kind, peer_id, date, edit_date, text, "
-                "entities, reply_markup, media, extra) VALUES (?, ?, ?, ?, NULL, ?, ?, ?, ?, ?)",
+                "entities, reply_markup, media, extra, reply_to_id) "
+                "VALUES (?, ?, ?, ?, NULL, ?, ?, ?, ?, ?, ?)",
                 (
                     sender_id,
                     peer.kind.value,
@@ -904,6 +924,7 @@ class SqliteMessages:
                     reply_markup,
                     media,
                     extra,
+                    reply_to_id,
                 ),
             )
             global_id = cur.lastrowid
@@ -938,6 +959,7 @@ class SqliteMessages:
                     media=c.opt_bytes(media),
                     extra=c.opt_bytes(extra),
                     pts=pts,
+                    reply_to=_reply_box(conn, owner_id, reply_to_id),
                 )
                 result.append((copy, _log(conn, owner_id, pts, 1, when, render_update(copy))))
         return result
@@ -1312,43 +1334,17 @@ def _migrate(db: _Db, migrations: Sequence[Migration]) -> list[int]:
     return applied
 
 
-class SqliteStorage:
-    """The SQLite ``Storage``: one database file, migrated to the latest schema at open."""
+class SqlStorage:
+    """The repositories of this module and its siblings over one ``_Db``, migrated to the
+    latest schema at open: SQLite below, PostgreSQL through ``loopgram.storage.postgres``
+    (which runs the same SQL over its own connection)."""
 
-    def __init__(
-        self,
-        path: str | os.PathLike[str],
-        *,
-        clock: Clock = time.time,
-        random_bytes: RandomBytes = os.urandom,
-        synchronous: Synchronous = "FULL",
-        busy_timeout: float = 5.0,
-        migrations: Sequence[Migration] = MIGRATIONS,
-    ) -> None:
-        if synchronous not in ("FULL", "NORMAL"):
-            raise ValueError(f"synchronous must be FULL or NORMAL, not {synchronous!r}")
-        if os.fspath(path) in ("", ":memory:"):
-            raise ValueError("SqliteStorage needs a file; use MemoryStorage for a throwaway store")
-        self.path = Path(path)
-        _create_private(self.path)
+    def __init__(self, db: _Db, migrations: Sequence[Migration] = MIGRATIONS) -> None:
+        self._db = db
         try:
-            conn = sqlite3.connect(
-                self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
-            )
-        except sqlite3.Error as e:
-            raise _translate(e) from e
-        self._db = _Db(conn, clock, random_bytes)
-        try:
-            conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-            _enable_wal(conn, self.path, busy_timeout)
-            conn.execute("PRAGMA foreign_keys = ON")
-            conn.execute(f"PRAGMA synchronous = {synchronous}")
-            self.applied_migrations: list[int] = _migrate(self._db, migrations)
-        except sqlite3.Error as e:
-            self._db.close()
-            raise _translate(e) from e
+            self.applied_migrations: list[int] = _migrate(db, migrations)
         except BaseException:
-            self._db.close()
+            db.close()
             raise
         self._settings = SqliteSettings(self._db)
         self._auth_keys = SqliteAuthKeys(self._db)
@@ -1362,27 +1358,7 @@ class SqliteStorage:
         self._dialogs = SqliteDialogs(self._db)
         self._contacts = SqliteContacts(self._db)
         self._chats = SqliteChats(self._db)
-
-    @classmethod
-    def in_directory(
-        cls,
-        data_dir: str | os.PathLike[str],
-        *,
-        clock: Clock = time.time,
-        random_bytes: RandomBytes = os.urandom,
-        synchronous: Synchronous = "FULL",
-        busy_timeout: float = 5.0,
-    ) -> SqliteStorage:
-        """Open (creating if needed) ``data_dir/loopgram.db``; the directory is private."""
-        directory = Path(data_dir)
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        return cls(
-            directory / DB_FILENAME,
-            clock=clock,
-            random_bytes=random_bytes,
-            synchronous=synchronous,
-            busy_timeout=busy_timeout,
-        )
+        self._channels = SqliteChannels(self._db)
 
     @property
     def settings(self) -> SqliteSettings:
@@ -1432,6 +1408,10 @@ class SqliteStorage:
     def chats(self) -> SqliteChats:
         return self._chats
 
+    @property
+    def channels(self) -> SqliteChannels:
+        return self._channels
+
     def reading(self) -> AbstractContextManager[None]:
         """Group the reads of one synchronous step (the server: one batch of requests).
 
@@ -1451,18 +1431,10 @@ class SqliteStorage:
             )
         return [(r[0], r[1], r[2]) for r in rows]
 
-    def pragma(self, name: str) -> Any:
-        """Read one PRAGMA of the connection (for diagnostics and tests)."""
-        if not name.replace("_", "").isalnum():
-            raise ValueError(f"not a pragma name: {name!r}")
-        with self._db.read() as conn:
-            row = _one(conn, f"PRAGMA {name}")
-        return None if row is None else row[0]
-
     def close(self) -> None:
         self._db.close()
 
-    def __enter__(self) -> SqliteStorage:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
@@ -1472,6 +1444,75 @@ class SqliteStorage:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+class SqliteStorage(SqlStorage):
+    """The SQLite ``Storage``: one database file, migrated to the latest schema at open."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        clock: Clock = time.time,
+        random_bytes: RandomBytes = os.urandom,
+        synchronous: Synchronous = "FULL",
+        busy_timeout: float = 5.0,
+        migrations: Sequence[Migration] = MIGRATIONS,
+    ) -> None:
+        if synchronous not in ("FULL", "NORMAL"):
+            raise ValueError(f"synchronous must be FULL or NORMAL, not {synchronous!r}")
+        if os.fspath(path) in ("", ":memory:"):
+            raise ValueError("SqliteStorage needs a file; use MemoryStorage for a throwaway store")
+        self.path = Path(path)
+        _create_private(self.path)
+        try:
+            conn = sqlite3.connect(
+                self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as e:
+            raise _translate(e) from e
+        db = _Db(conn, clock, random_bytes)
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+            _enable_wal(conn, self.path, busy_timeout)
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute(f"PRAGMA synchronous = {synchronous}")
+        except sqlite3.Error as e:
+            db.close()
+            raise _translate(e) from e
+        except BaseException:
+            db.close()
+            raise
+        super().__init__(db, migrations)
+
+    @classmethod
+    def in_directory(
+        cls,
+        data_dir: str | os.PathLike[str],
+        *,
+        clock: Clock = time.time,
+        random_bytes: RandomBytes = os.urandom,
+        synchronous: Synchronous = "FULL",
+        busy_timeout: float = 5.0,
+    ) -> SqliteStorage:
+        """Open (creating if needed) ``data_dir/loopgram.db``; the directory is private."""
+        directory = Path(data_dir)
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return cls(
+            directory / DB_FILENAME,
+            clock=clock,
+            random_bytes=random_bytes,
+            synchronous=synchronous,
+            busy_timeout=busy_timeout,
+        )
+
+    def pragma(self, name: str) -> Any:
+        """Read one PRAGMA of the connection (for diagnostics and tests)."""
+        if not name.replace("_", "").isalnum():
+            raise ValueError(f"not a pragma name: {name!r}")
+        with self._db.read() as conn:
+            row = _one(conn, f"PRAGMA {name}")
+        return None if row is None else row[0]
 
 
 def _enable_wal(conn: sqlite3.Connection, path: Path, busy_timeout: float) -> None:

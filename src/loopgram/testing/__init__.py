@@ -20,18 +20,18 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from loopgram.mtproto.deps import FakeClock, seeded_random
-    from loopgram.server.app import LoopgramServer, ServerFacts
+    from loopgram.clock import FakeClock, seeded_random
+    from loopgram.node import LoopgramServer, ServerFacts
     from loopgram.testing.server import ServerLog, ServerThread
 
 LOGIN_CODE = "12345"
 """The code every phone number signs in with (``ServerConfig.login_code``)."""
 
 _LAZY = {
-    "FakeClock": "loopgram.mtproto.deps",
-    "seeded_random": "loopgram.mtproto.deps",
-    "LoopgramServer": "loopgram.server.app",
-    "ServerFacts": "loopgram.server.app",
+    "FakeClock": "loopgram.clock",
+    "seeded_random": "loopgram.clock",
+    "LoopgramServer": "loopgram.node",
+    "ServerFacts": "loopgram.node",
     "ServerLog": "loopgram.testing.server",
     "ServerThread": "loopgram.testing.server",
 }

@@ -22,7 +22,7 @@ at the end. ``loopgram_client`` is the unconnected ``Client``. By hand, the same
 
 ``server`` is anything with those facts: the ``loopgram_server`` fixture (a
 :class:`~loopgram.testing.server.ServerThread`), a
-:class:`~loopgram.server.app.LoopgramServer` or the ``ServerFacts`` of ``loopgram info``.
+:class:`~loopgram.node.LoopgramServer` or the ``ServerFacts`` of ``loopgram info``.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ Installed with loopgram, it gives every test suite:
 - ``loopgram_rsa_key`` -- one RSA key for the whole run (generating one costs ~0.1 s), used
   by every ``loopgram_server``.
 - the marker ``@pytest.mark.loopgram(**options)``: options of
-  :class:`~loopgram.server.app.LoopgramServer` for that test's server, e.g.
+  :class:`~loopgram.node.LoopgramServer` for that test's server, e.g.
   ``answer_timeout=1.0`` (the callback-answer window), ``clock=FakeClock(...)``,
   ``config=ServerConfig(...)``, ``data_dir=None`` (memory only), ``capture_log=False`` (no
   server log in the report of a failure, nor its cost: a line per call).
@@ -77,6 +77,9 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
         marked.discard("loopgram")
         if isinstance(cache, dict):
             cache.clear()
+    # The storage contract suite is test code run by users' suites: keep its assertions
+    # rewritten so that a failure shows the values compared.
+    pytest.register_assert_rewrite("loopgram.testing.storage_contract")
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -1,6 +1,6 @@
 """An in-process loopgram server on its own thread and event loop, for any test style.
 
-:class:`ServerThread` runs a :class:`~loopgram.server.app.LoopgramServer` in a background
+:class:`ServerThread` runs a :class:`~loopgram.node.LoopgramServer` in a background
 thread. Clients under test talk to it over loopback TCP from whatever loop, thread or sync
 API they use (Telethon's sync client, pytest-asyncio with any loop scope, anyio, trio...),
 so the fixture never has to share the test's event loop::
@@ -36,7 +36,7 @@ from contextvars import Context, ContextVar, copy_context
 from types import TracebackType
 from typing import Any, Final, TypeVar
 
-from loopgram.server.app import LOW_PORTS, LoopgramServer, ServerFacts
+from loopgram.node import LOW_PORTS, LoopgramServer, ServerFacts
 from loopgram.storage import Account
 
 __all__ = ["LOW_PORTS", "ServerLog", "ServerThread", "start_on_a_free_low_port"]

@@ -260,9 +260,14 @@ class WebFrontend:
         if op != "press":
             return await session.handle(op, params)
         chat, msg_id, me = params.get("chat"), params.get("msg_id"), session.me
+        # The bot asked: the page names it (a group's message's sender, or the bot a message
+        # was sent via); a private chat's other side otherwise.
+        bot = params.get("bot")
+        if not isinstance(bot, int) or isinstance(bot, bool):
+            bot = chat
         trace = None
-        if isinstance(chat, int) and isinstance(msg_id, int) and me is not None:
-            trace = PressTrace(tab, chat, me, msg_id, time.perf_counter())
+        if isinstance(bot, int) and isinstance(msg_id, int) and me is not None:
+            trace = PressTrace(tab, bot, me, msg_id, time.perf_counter())
             self._traces.append(trace)
             self._update_listening()
         try:
@@ -362,14 +367,18 @@ class WebFrontend:
         elif isinstance(updates, types.Updates | types.UpdatesCombined):
             inner = list(updates.updates)
         for update in inner:
-            if not isinstance(update, types.UpdateBotCallbackQuery):
+            # A press on a message sent via inline mode reaches the bot as
+            # updateInlineBotCallbackQuery. Message ids are not compared: the bot's copy of
+            # a message has an id of its own box, not the presser's.
+            if not isinstance(
+                update, types.UpdateBotCallbackQuery | types.UpdateInlineBotCallbackQuery
+            ):
                 continue
             for trace in self._traces:
                 if (
                     trace.query_id is None
                     and trace.bot_id == event.account_id
                     and trace.user_id == update.user_id
-                    and trace.msg_id == update.msg_id
                 ):
                     trace.query_id = update.query_id
                     trace.to_bot = event.at

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Final
 
+import loopgram.tl.functions.account as account_fn
 import loopgram.tl.functions.auth as auth_fn
 import loopgram.tl.functions.contacts as contacts_fn
 import loopgram.tl.functions.messages as messages_fn
@@ -25,7 +26,14 @@ from loopgram.tl import abcs, types
 from loopgram.tl.types import auth as auth_types
 from loopgram.tl.types import contacts as contacts_types
 from loopgram.tl.types import messages as msg_types
-from loopgram.web.view import Json, message_json, updates_events, user_json
+from loopgram.web.view import (
+    CHANNEL_SHIFT,
+    Json,
+    chat_json,
+    message_json,
+    updates_events,
+    user_json,
+)
 
 API_ID: Final = 4
 """What the tab reports as its api_id (loopgram accepts any)."""
@@ -69,6 +77,8 @@ class WebSession:
             self.auth_key_id, _signed64(random_bytes(8)), self._on_updates
         )
         self._hashes: dict[int, int] = {}
+        self._chats: set[int] = set()
+        """Ids of the basic groups this tab has seen (positive, as on the wire)."""
         self._usernames: dict[str, int] = {}
         self.closed = False
 
@@ -103,9 +113,34 @@ class WebSession:
                 out.append(shown)
         return out
 
-    def _peer(self, user_id: object) -> types.InputPeerUser:
+    def _remember_chats(self, chats: list[abcs.Chat]) -> list[Json]:
+        out = []
+        for chat in chats:
+            shown = chat_json(chat)
+            if shown is not None:
+                if shown["kind"] == "group":
+                    self._chats.add(-shown["id"])
+                out.append(shown)
+        return out
+
+    def _input_user(self, user_id: int) -> types.InputUser:
+        access_hash = self._hashes.get(user_id)
+        if access_hash is None:
+            raise WebError(400, "USER_ID_INVALID")
+        return types.InputUser(user_id=user_id, access_hash=access_hash)
+
+    def _group(self, chat: object) -> int:
+        """The wire id of the group the page calls ``chat`` (negative)."""
+        if not isinstance(chat, int) or isinstance(chat, bool) or -chat not in self._chats:
+            raise WebError(400, "CHAT_ID_INVALID")
+        return -chat
+
+    def _peer(self, user_id: object) -> types.InputPeerUser | types.InputPeerChat:
+        """The peer the page calls ``user_id``: a user, or (negative) a basic group."""
         if not isinstance(user_id, int) or isinstance(user_id, bool):
             raise WebError(400, "PEER_ID_INVALID")
+        if user_id < 0 and -user_id in self._chats:
+            return types.InputPeerChat(chat_id=-user_id)
         access_hash = self._hashes.get(user_id)
         if access_hash is None:
             raise WebError(400, "PEER_ID_INVALID")
@@ -117,9 +152,10 @@ class WebSession:
             return
         if isinstance(updates, types.Updates | types.UpdatesCombined):
             self._remember(list(updates.users))
-        events, users = updates_events(updates, me)
+            self._remember_chats(list(updates.chats))
+        events, users, chats = updates_events(updates, me)
         for event in events:
-            self._emit({"type": "update", "update": event, "users": users})
+            self._emit({"type": "update", "update": event, "users": users, "chats": chats})
 
     # -- operations ---------------------------------------------------------------------------
 
@@ -173,8 +209,9 @@ class WebSession:
             )
         )
         if not isinstance(result, msg_types.Dialogs | msg_types.DialogsSlice):
-            return {"dialogs": [], "users": []}
+            return {"dialogs": [], "users": [], "chats": []}
         users = self._remember(list(result.users))
+        chats = self._remember_chats(list(result.chats))
         last: dict[tuple[int | None, int], Json] = {}
         for message in result.messages:
             shown = message_json(message)
@@ -182,9 +219,17 @@ class WebSession:
                 last[(shown["chat"], shown["id"])] = shown
         dialogs = []
         for dialog in result.dialogs:
-            if not isinstance(dialog, types.Dialog) or not isinstance(dialog.peer, types.PeerUser):
+            if not isinstance(dialog, types.Dialog):
                 continue
-            chat = dialog.peer.user_id
+            if isinstance(dialog.peer, types.PeerUser):
+                chat = dialog.peer.user_id
+            elif isinstance(dialog.peer, types.PeerChat):
+                chat = -dialog.peer.chat_id
+            elif isinstance(dialog.peer, types.PeerChannel):
+                # Listed, not opened: the page has no channel view yet.
+                chat = -(CHANNEL_SHIFT + dialog.peer.channel_id)
+            else:
+                continue
             dialogs.append(
                 {
                     "chat": chat,
@@ -192,7 +237,7 @@ class WebSession:
                     "unread": dialog.unread_count,
                 }
             )
-        return {"dialogs": dialogs, "users": users}
+        return {"dialogs": dialogs, "users": users, "chats": chats}
 
     async def resolve(self, params: dict[str, Any]) -> Json:
         username = _text(params, "username").lstrip("@")
@@ -224,9 +269,15 @@ class WebSession:
         )
         messages = getattr(result, "messages", [])
         users = self._remember(list(getattr(result, "users", [])))
+        chats = self._remember_chats(list(getattr(result, "chats", [])))
         shown = [m for m in map(message_json, messages) if m is not None]
         shown.reverse()  # oldest first, as the page lays them out
-        return {"messages": shown, "users": users, "more": len(messages) >= HISTORY_LIMIT}
+        return {
+            "messages": shown,
+            "users": users,
+            "chats": chats,
+            "more": len(messages) >= HISTORY_LIMIT,
+        }
 
     async def send(self, params: dict[str, Any]) -> Json:
         peer = self._peer(params.get("chat"))
@@ -239,7 +290,7 @@ class WebSession:
         if isinstance(result, types.UpdateShortSentMessage):
             message: Json = {
                 "id": result.id,
-                "chat": peer.user_id,
+                "chat": params["chat"],
                 "from": me,
                 "out": True,
                 "text": text,
@@ -250,7 +301,7 @@ class WebSession:
                 "via_bot": None,
             }
             return {"message": message}
-        events, _ = updates_events(result, me)
+        events, _, _ = updates_events(result, me)
         for event in events:
             if event["type"] == "message":
                 return {"message": event["message"]}
@@ -323,11 +374,68 @@ class WebSession:
                 id=_text(params, "id"),
             )
         )
-        events, _ = updates_events(result, self.me or 0)
+        events, _, _ = updates_events(result, self.me or 0)
         for event in events:
             if event["type"] == "message":
                 return {"message": event["message"]}
         return {"message": None}
+
+    async def profile(self, params: dict[str, Any]) -> Json:
+        """The tab's own name (``account.updateProfile``) and, if given, its username
+        (``account.updateUsername``; an empty one clears it)."""
+        first = _text(params, "first_name")
+        last = params.get("last_name", "")
+        if not isinstance(last, str):
+            raise WebError(400, "LASTNAME_INVALID")
+        user = await self.call(account_fn.UpdateProfile(first_name=first, last_name=last))
+        username = params.get("username")
+        if username is not None:
+            if not isinstance(username, str):
+                raise WebError(400, "USERNAME_INVALID")
+            username = username.strip().lstrip("@")
+            if username != (getattr(user, "username", None) or ""):
+                user = await self.call(account_fn.UpdateUsername(username=username))
+        me = self._remember([user])
+        return {"me": me[0] if me else None}
+
+    async def _answer_of(self, result: object) -> Json:
+        """What the page needs of a group change: the group, and the service messages."""
+        updates = getattr(result, "updates", result)
+        if not isinstance(updates, types.Updates):
+            raise WebError(500, "INTERNAL")
+        users = self._remember(list(updates.users))
+        chats = self._remember_chats(list(updates.chats))
+        events, _, _ = updates_events(updates, self.me or 0)
+        messages = [e["message"] for e in events if e["type"] == "message"]
+        return {"chats": chats, "users": users, "messages": messages}
+
+    async def _users_named(self, names: object) -> list[abcs.InputUser]:
+        if not isinstance(names, list):
+            raise WebError(400, "USERS_INVALID")
+        found: list[abcs.InputUser] = []
+        for name in names:
+            if not isinstance(name, str) or not name.strip():
+                raise WebError(400, "USERNAME_INVALID")
+            resolved = await self.resolve({"username": name.strip()})
+            found.append(self._input_user(resolved["chat"]))
+        return found
+
+    async def create_group(self, params: dict[str, Any]) -> Json:
+        """``messages.createChat`` with the members named by ``@username``."""
+        users = await self._users_named(params.get("usernames"))
+        result = await self.call(messages_fn.CreateChat(users=users, title=_text(params, "title")))
+        answer = await self._answer_of(result)
+        answer["chat"] = answer["chats"][0]["id"] if answer["chats"] else None
+        return answer
+
+    async def add_member(self, params: dict[str, Any]) -> Json:
+        """``messages.addChatUser``: one more member, by ``@username``."""
+        chat_id = self._group(params.get("chat"))
+        (user,) = await self._users_named([_text(params, "username")])
+        result = await self.call(
+            messages_fn.AddChatUser(chat_id=chat_id, user_id=user, fwd_limit=0)
+        )
+        return await self._answer_of(result)
 
     async def log_out(self, params: dict[str, Any]) -> Json:
         await self.call(auth_fn.LogOut())
@@ -351,6 +459,9 @@ _OPS: Final[dict[str, Callable[[WebSession, dict[str, Any]], Any]]] = {
     "press": WebSession.press,
     "inline": WebSession.inline,
     "send_inline": WebSession.send_inline,
+    "profile": WebSession.profile,
+    "create_group": WebSession.create_group,
+    "add_member": WebSession.add_member,
     "log_out": WebSession.log_out,
 }
 

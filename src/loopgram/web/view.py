@@ -1,4 +1,4 @@
-"""Web layer: TL objects as the JSON the page renders (messages, users, keyboards).
+"""Web layer: TL objects as the JSON the page renders (messages, users, groups, keyboards).
 
 Pure functions over TL: no I/O. Entity offsets stay in UTF-16 code units, which is what a
 JavaScript string indexes, so the page slices the text exactly as Telegram's apps do.
@@ -7,7 +7,7 @@ JavaScript string indexes, so the page slices the text exactly as Telegram's app
 from __future__ import annotations
 
 import base64
-from typing import Any
+from typing import Any, Final
 
 from loopgram.tl import abcs, types
 
@@ -47,6 +47,8 @@ def user_json(user: abcs.User) -> Json | None:
     return {
         "id": user.id,
         "name": name,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
         "username": user.username,
         "bot": bool(user.bot),
         "phone": user.phone,
@@ -131,12 +133,85 @@ def markup_json(markup: abcs.ReplyMarkup | None) -> Json | None:
 def _peer_id(peer: abcs.Peer | None) -> int | None:
     if isinstance(peer, types.PeerUser):
         return peer.user_id
-    chat = getattr(peer, "chat_id", None) or getattr(peer, "channel_id", None)
-    return -chat if isinstance(chat, int) else None
+    if isinstance(peer, types.PeerChat):
+        return -peer.chat_id
+    if isinstance(peer, types.PeerChannel):
+        return -(CHANNEL_SHIFT + peer.channel_id)
+    return None
+
+
+CHANNEL_SHIFT: Final = 1_000_000_000_000
+"""A channel's page id is ``-(CHANNEL_SHIFT + channel_id)``, the Bot API's ``-100...``."""
+
+
+def chat_json(chat: abcs.Chat) -> Json | None:
+    """A group or channel as the page lists it. Ids are the Bot API's: a basic group's is
+    ``-chat_id``, a channel's or supergroup's ``-(10**12 + channel_id)``, so users, groups
+    and channels never clash. ``kind`` is ``group``, ``supergroup`` or ``channel``; the page
+    opens only basic groups so far."""
+    if isinstance(chat, types.Chat):
+        return {
+            "id": -chat.id,
+            "kind": "group",
+            "title": chat.title,
+            "members": chat.participants_count,
+            "left": bool(chat.left),
+            "creator": bool(chat.creator),
+        }
+    if isinstance(chat, types.ChatForbidden):
+        return {
+            "id": -chat.id,
+            "kind": "group",
+            "title": chat.title,
+            "members": 0,
+            "left": True,
+            "creator": False,
+        }
+    if isinstance(chat, types.Channel | types.ChannelForbidden):
+        megagroup = bool(chat.megagroup)
+        return {
+            "id": -(CHANNEL_SHIFT + chat.id),
+            "kind": "supergroup" if megagroup else "channel",
+            "title": chat.title,
+            "members": getattr(chat, "participants_count", None) or 0,
+            "left": isinstance(chat, types.ChannelForbidden) or bool(chat.left),
+            "creator": bool(getattr(chat, "creator", False)),
+        }
+    return None
+
+
+def _action_json(action: abcs.MessageAction) -> Json:
+    if isinstance(action, types.MessageActionChatCreate):
+        return {"kind": "create", "title": action.title, "users": list(action.users)}
+    if isinstance(action, types.MessageActionChatAddUser):
+        return {"kind": "add", "users": list(action.users)}
+    if isinstance(action, types.MessageActionChatDeleteUser):
+        return {"kind": "remove", "users": [action.user_id]}
+    if isinstance(action, types.MessageActionChatEditTitle):
+        return {"kind": "title", "title": action.title}
+    if isinstance(action, types.MessageActionChatJoinedByLink):
+        return {"kind": "join", "users": []}
+    return {"kind": "other", "name": type(action).__name__}
 
 
 def message_json(message: abcs.Message) -> Json | None:
-    """A message as the page shows it; ``chat`` is the other side of a private chat."""
+    """A message as the page shows it; ``chat`` is the other side of a private chat, or the
+    group (negative). A service message (a group created, members added or removed, a new
+    title) carries ``service`` and no text."""
+    if isinstance(message, types.MessageService):
+        return {
+            "id": message.id,
+            "chat": _peer_id(message.peer_id),
+            "from": _peer_id(message.from_id),
+            "out": bool(message.out),
+            "text": "",
+            "entities": [],
+            "markup": None,
+            "date": message.date,
+            "edit_date": None,
+            "via_bot": None,
+            "service": _action_json(message.action),
+        }
     if not isinstance(message, types.Message):
         return None
     return {
@@ -153,13 +228,16 @@ def message_json(message: abcs.Message) -> Json | None:
     }
 
 
-def updates_events(updates: abcs.Updates, me: int) -> tuple[list[Json], list[Json]]:
-    """The page's events for pushed (or returned) ``Updates``, and the users they name."""
+def updates_events(updates: abcs.Updates, me: int) -> tuple[list[Json], list[Json], list[Json]]:
+    """The page's events for pushed (or returned) ``Updates``, and the users and groups
+    they name."""
     users: list[Json] = []
+    chats: list[Json] = []
     inner: list[abcs.Update] = []
     if isinstance(updates, types.Updates | types.UpdatesCombined):
         inner = list(updates.updates)
         users = [u for u in map(user_json, updates.users) if u is not None]
+        chats = [c for c in map(chat_json, updates.chats) if c is not None]
     elif isinstance(updates, types.UpdateShort):
         inner = [updates.update]
     elif isinstance(updates, types.UpdateShortMessage):
@@ -175,7 +253,7 @@ def updates_events(updates: abcs.Updates, me: int) -> tuple[list[Json], list[Jso
             "edit_date": None,
             "via_bot": updates.via_bot_id,
         }
-        return [{"type": "message", "message": message}], users
+        return [{"type": "message", "message": message}], users, chats
     events: list[Json] = []
     for update in inner:
         if isinstance(update, types.UpdateNewMessage):
@@ -188,4 +266,17 @@ def updates_events(updates: abcs.Updates, me: int) -> tuple[list[Json], list[Jso
                 events.append({"type": "edit", "message": shown})
         elif isinstance(update, types.UpdateDeleteMessages):
             events.append({"type": "delete", "ids": list(update.messages)})
-    return events, users
+        elif isinstance(update, types.UpdateUserName):
+            names = [u.username for u in update.usernames if isinstance(u, types.Username)]
+            shown_name = " ".join(p for p in (update.first_name, update.last_name) if p)
+            events.append(
+                {
+                    "type": "user",
+                    "user": {
+                        "id": update.user_id,
+                        "name": shown_name or str(update.user_id),
+                        "username": names[0] if names else None,
+                    },
+                }
+            )
+    return events, users, chats

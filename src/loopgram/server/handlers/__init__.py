@@ -11,6 +11,7 @@ from loopgram.server.handlers import (
     account,
     auth,
     bots,
+    channels,
     chats,
     contacts,
     dialogs,
@@ -33,6 +34,7 @@ def default_registry() -> Registry:
         dialogs.registry,
         bots.registry,
         chats.registry,
+        channels.registry,
     )
 
 

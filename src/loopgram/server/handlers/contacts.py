@@ -17,6 +17,9 @@ async def handle_resolve_username(
 ) -> contact_types.ResolvedPeer:
     """contacts.resolveUsername#725afbbc flags:# username:string referer:flags.0?string =
     contacts.ResolvedPeer;"""
+    channel = ctx.services.channels.resolve_username(ctx.me, req.username)
+    if channel is not None:
+        return channel
     return ctx.services.users.resolve_username(ctx.me, req.username)
 
 

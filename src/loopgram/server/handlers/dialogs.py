@@ -46,6 +46,16 @@ async def handle_forward_messages(ctx: RequestContext, req: fn.ForwardMessages) 
     quick_reply_shortcut:flags.17?InputQuickReplyShortcut effect:flags.18?long
     video_timestamp:flags.20?int allow_paid_stars:flags.21?long
     suggested_post:flags.23?SuggestedPost = Updates;"""
+    if isinstance(req.to_peer, types.InputPeerChannel):
+        return ctx.services.channels.forward_messages(
+            ctx.me,
+            req.from_peer,
+            req.id,
+            req.random_id,
+            req.to_peer,
+            drop_author=req.drop_author,
+            origin=ctx.origin,
+        )
     if isinstance(req.to_peer, types.InputPeerChat):
         return ctx.services.chats.forward_messages(
             ctx.me,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import loopgram.tl.functions.messages as fn
 from loopgram.server.context import RequestContext
+from loopgram.server.errors import REPLY_MESSAGE_ID_INVALID
 from loopgram.server.handlers.registry import Registry
 from loopgram.tl import abcs, types
 from loopgram.tl.types import messages as msg_types
@@ -24,6 +25,16 @@ async def handle_send_message(ctx: RequestContext, req: fn.SendMessage) -> types
     quick_reply_shortcut:flags.17?InputQuickReplyShortcut effect:flags.18?long
     allow_paid_stars:flags.21?long suggested_post:flags.22?SuggestedPost
     rich_message:flags.23?InputRichMessage = Updates;"""
+    if isinstance(req.peer, types.InputPeerChannel):
+        return ctx.services.channels.send_message(
+            ctx.me,
+            req.peer,
+            req.message,
+            random_id=req.random_id,
+            reply_markup=req.reply_markup,
+            entities=req.entities,
+            origin=ctx.origin,
+        )
     if isinstance(req.peer, types.InputPeerChat):
         return ctx.services.chats.send_message(
             ctx.me,
@@ -32,6 +43,7 @@ async def handle_send_message(ctx: RequestContext, req: fn.SendMessage) -> types
             random_id=req.random_id,
             reply_markup=req.reply_markup,
             entities=req.entities,
+            reply_to=_reply_to_msg_id(req.reply_to, req.peer),
             origin=ctx.origin,
         )
     return ctx.services.messages.send_message(
@@ -41,8 +53,20 @@ async def handle_send_message(ctx: RequestContext, req: fn.SendMessage) -> types
         random_id=req.random_id,
         reply_markup=req.reply_markup,
         entities=req.entities,
+        reply_to=_reply_to_msg_id(req.reply_to, req.peer),
         origin=ctx.origin,
     )
+
+
+def _reply_to_msg_id(reply_to: abcs.InputReplyTo | None, peer: abcs.InputPeer) -> int | None:
+    """The id of the message replied to in ``peer`` (stories, quotes and topics are not
+    kept); a reply into another chat names a message this one cannot hold."""
+    if not isinstance(reply_to, types.InputReplyToMessage):
+        return None
+    other = reply_to.reply_to_peer_id
+    if other is not None and other != peer:
+        raise REPLY_MESSAGE_ID_INVALID()
+    return reply_to.reply_to_msg_id
 
 
 @registry.method(fn.SendMedia)
@@ -57,6 +81,17 @@ async def handle_send_media(ctx: RequestContext, req: fn.SendMedia) -> types.Upd
     effect:flags.18?long allow_paid_stars:flags.21?long
     suggested_post:flags.22?SuggestedPost = Updates;"""
     # Only games are supported: the media of the callback-query story.
+    if isinstance(req.peer, types.InputPeerChannel):
+        return ctx.services.channels.send_game(
+            ctx.me,
+            req.peer,
+            req.media,
+            text=req.message,
+            random_id=req.random_id,
+            reply_markup=req.reply_markup,
+            entities=req.entities,
+            origin=ctx.origin,
+        )
     if isinstance(req.peer, types.InputPeerChat):
         return ctx.services.chats.send_game(
             ctx.me,
@@ -87,6 +122,15 @@ async def handle_edit_message(ctx: RequestContext, req: fn.EditMessage) -> types
     reply_markup:flags.2?ReplyMarkup entities:flags.3?Vector<MessageEntity>
     schedule_date:flags.15?int schedule_repeat_period:flags.18?int
     quick_reply_shortcut_id:flags.17?int rich_message:flags.23?InputRichMessage = Updates;"""
+    if isinstance(req.peer, types.InputPeerChannel):
+        return ctx.services.channels.edit_message(
+            ctx.me,
+            req.peer,
+            req.id,
+            text=req.message,
+            reply_markup=req.reply_markup,
+            origin=ctx.origin,
+        )
     if isinstance(req.peer, types.InputPeerChat):
         return ctx.services.chats.edit_message(
             ctx.me,
@@ -129,6 +173,16 @@ async def handle_edit_inline_bot_message(ctx: RequestContext, req: fn.EditInline
 async def handle_get_history(ctx: RequestContext, req: fn.GetHistory) -> abcs.messages.Messages:
     """messages.getHistory#4423e6c5 peer:InputPeer offset_id:int offset_date:int add_offset:int
     limit:int max_id:int min_id:int hash:long = messages.Messages;"""
+    if isinstance(req.peer, types.InputPeerChannel):
+        return ctx.services.channels.history(
+            ctx.me,
+            req.peer,
+            offset_id=req.offset_id,
+            add_offset=req.add_offset,
+            limit=req.limit,
+            max_id=req.max_id,
+            min_id=req.min_id,
+        )
     if isinstance(req.peer, types.InputPeerChat):
         return ctx.services.chats.history(
             ctx.me,
@@ -161,6 +215,10 @@ async def handle_read_history(
     ctx: RequestContext, req: fn.ReadHistory
 ) -> msg_types.AffectedMessages:
     """messages.readHistory#e306d3a peer:InputPeer max_id:int = messages.AffectedMessages;"""
+    if isinstance(req.peer, types.InputPeerChannel):
+        # Clients call channels.readHistory; this answers the messages form the same way.
+        ctx.services.channels.read_history(ctx.me, req.peer, req.max_id)
+        return msg_types.AffectedMessages(pts=ctx.services.updates.state(ctx.me).pts, pts_count=0)
     if isinstance(req.peer, types.InputPeerChat):
         return ctx.services.chats.read_history(
             ctx.me, req.peer.chat_id, req.max_id, origin=ctx.origin
@@ -183,6 +241,9 @@ async def handle_delete_messages(
 async def handle_set_typing(ctx: RequestContext, req: fn.SetTyping) -> bool:
     """messages.setTyping#58943ee2 flags:# peer:InputPeer top_msg_id:flags.0?int
     action:SendMessageAction = Bool;"""
+    if isinstance(req.peer, types.InputPeerChannel):
+        ctx.services.channels.set_typing(ctx.me, req.peer, req.action)
+        return True
     if isinstance(req.peer, types.InputPeerChat):
         ctx.services.chats.set_typing(ctx.me, req.peer.chat_id, req.action)
         return True
@@ -206,7 +267,7 @@ async def handle_get_bot_callback_answer(
 async def handle_set_bot_callback_answer(ctx: RequestContext, req: fn.SetBotCallbackAnswer) -> bool:
     """messages.setBotCallbackAnswer#d58f130a flags:# alert:flags.1?true query_id:long
     message:flags.0?string url:flags.2?string cache_time:int = Bool;"""
-    return ctx.presses.answer(
+    return await ctx.presses.answer(
         ctx.me,
         req.query_id,
         alert=req.alert,
@@ -232,7 +293,7 @@ async def handle_set_inline_bot_results(ctx: RequestContext, req: fn.SetInlineBo
     query_id:long results:Vector<InputBotInlineResult> cache_time:int
     next_offset:flags.2?string switch_pm:flags.3?InlineBotSwitchPM
     switch_webview:flags.4?InlineBotWebView = Bool;"""
-    return ctx.presses.answer_inline(
+    return await ctx.presses.answer_inline(
         ctx.me,
         req.query_id,
         req.results,

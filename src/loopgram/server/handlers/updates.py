@@ -24,3 +24,12 @@ async def handle_get_difference(
     """updates.getDifference#19c2f763 flags:# pts:int pts_limit:flags.1?int
     pts_total_limit:flags.0?int date:int qts:int qts_limit:flags.2?int = updates.Difference;"""
     return ctx.services.updates.difference(ctx.me, pts=req.pts, pts_total_limit=req.pts_total_limit)
+
+
+@registry.method(fn.GetChannelDifference)
+async def handle_get_channel_difference(
+    ctx: RequestContext, req: fn.GetChannelDifference
+) -> abcs.updates.ChannelDifference:
+    """updates.getChannelDifference#3173d78 flags:# force:flags.0?true channel:InputChannel
+    filter:ChannelMessagesFilter pts:int limit:int = updates.ChannelDifference;"""
+    return ctx.services.channels.difference(ctx.me, req.channel, pts=req.pts, limit=req.limit)

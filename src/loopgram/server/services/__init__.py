@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from loopgram.mtproto.deps import Clock, RandomBytes
+from loopgram.clock import Clock, RandomBytes
 from loopgram.server.config import ServerConfig, ServerInfo
 from loopgram.server.hub import UpdateHub
+from loopgram.server.pending import LocalPendingCalls, PendingCalls
 from loopgram.server.services.accounts import AccountService, BotCredentials
 from loopgram.server.services.callbacks import CallbackService, PendingPress
+from loopgram.server.services.channels import ChannelService
 from loopgram.server.services.chats import ChatService
 from loopgram.server.services.commands import BotCommandService
 from loopgram.server.services.dialogs import ContactService, DialogService
@@ -33,6 +35,8 @@ class Services:
     config: ServerConfig
     info: ServerInfo
     hub: UpdateHub
+    calls: PendingCalls
+    """Pending callback presses and inline queries (in-process, or shared between processes)."""
     keys: ServerKeys
     peers: Peers
     accounts: AccountService
@@ -46,6 +50,7 @@ class Services:
     dialogs: DialogService
     contacts: ContactService
     chats: ChatService
+    channels: ChannelService
 
     @classmethod
     def create(
@@ -57,32 +62,40 @@ class Services:
         hub: UpdateHub,
         config: ServerConfig | None = None,
         info: ServerInfo | None = None,
+        calls: PendingCalls | None = None,
     ) -> Services:
         config = config or ServerConfig()
+        calls = calls if calls is not None else LocalPendingCalls()
         info = info or ServerInfo()
         keys = ServerKeys(storage, random_bytes)
         peers = Peers(storage)
         messages = MessageService(storage, clock, hub, peers, keys, config, info.dc_id)
         commands = BotCommandService(storage, peers)
+        channels = ChannelService(storage, clock, hub, peers, messages, keys, config)
+        messages.channels = channels  # forwarding out of channels
         return cls(
             storage=storage,
             clock=clock,
             config=config,
             info=info,
             hub=hub,
+            calls=calls,
             keys=keys,
             peers=peers,
-            accounts=AccountService(storage, clock, random_bytes, config),
+            accounts=AccountService(storage, clock, random_bytes, config, hub),
             users=UserService(storage, peers, commands),
             messages=messages,
-            callbacks=CallbackService(storage, clock, random_bytes, peers, messages, keys, config),
-            inline=InlineService(storage, clock, random_bytes, hub, peers, messages, config),
+            callbacks=CallbackService(
+                storage, clock, random_bytes, peers, messages, keys, config, calls
+            ),
+            inline=InlineService(storage, clock, random_bytes, hub, peers, messages, config, calls),
             updates=UpdateService(storage, clock, config),
             help=HelpService(clock, info, config),
             commands=commands,
-            dialogs=DialogService(storage, clock, hub, peers, messages),
+            dialogs=DialogService(storage, clock, hub, peers, messages, channels),
             contacts=ContactService(storage, peers),
             chats=ChatService(storage, clock, hub, peers, messages, config),
+            channels=channels,
         )
 
 
@@ -91,6 +104,7 @@ __all__ = [
     "BotCommandService",
     "BotCredentials",
     "CallbackService",
+    "ChannelService",
     "ChatService",
     "ContactService",
     "DialogService",

@@ -8,21 +8,34 @@ survives restarts and works across server processes without storing anything.
 ``auth.signIn`` with an unknown number creates the account, as some clients cannot call
 ``auth.signUp`` any more. Bot tokens are ``<bot_id>:<secret>`` with a secret drawn from the
 injected randomness; the storage keeps only its hash.
+
+Profiles (``account.updateProfile``, ``account.updateUsername``): a changed name or username
+is announced as ``updateUserName`` to those who show it -- the account's own other sessions,
+every account with a private chat with it (``storage.dialogs``) and every member of a basic
+group it is in, each only while online (the next ``users`` vector it gets carries the new name
+anyway, as on Telegram, where the update is not a pts update either). Contacts who saved the
+account but never chatted with it are not told: the storage has no index from a contact to
+its owners. The bio (``about``) is kept in the settings store under ``profile.about.<id>``, a
+key per account, so that every backend keeps it without a schema step.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import re
+from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Final
 
-from loopgram.mtproto.deps import Clock, RandomBytes
+from loopgram.clock import Clock, RandomBytes
 from loopgram.server.config import ServerConfig
 from loopgram.server.errors import (
     ACCESS_TOKEN_INVALID,
+    BOT_METHOD_INVALID,
+    ERRORS,
     PHONE_CODE_EMPTY,
     PHONE_CODE_EXPIRED,
     PHONE_CODE_INVALID,
@@ -31,9 +44,18 @@ from loopgram.server.errors import (
     USERNAME_INVALID,
     USERNAME_OCCUPIED,
 )
+from loopgram.server.hub import UpdateHub
 from loopgram.server.services.limits import check_first_name, check_last_name
 from loopgram.server.services.render import render_user
-from loopgram.storage import Account, PhoneTaken, Storage, UsernameTaken
+from loopgram.storage import (
+    Account,
+    AuthKeyNotFound,
+    PeerKind,
+    PhoneTaken,
+    Storage,
+    UsernameTaken,
+)
+from loopgram.tl import abcs, types
 from loopgram.tl.types import auth as auth_types
 
 LOGIN_SECRET: Final = "server.login_code_secret"
@@ -41,6 +63,12 @@ LOGIN_SECRET: Final = "server.login_code_secret"
 
 TOKEN_SECRET_BYTES: Final = 26
 """26 random bytes are 35 base64url characters, the length of a Telegram token's secret."""
+
+ABOUT_LENGTH_MAX: Final = 70
+"""Characters of a bio (``about``), Telegram's limit for an account without Premium."""
+ABOUT_KEY: Final = "profile.about."
+"""Settings key prefix of a bio; the account id follows."""
+ABOUT_TOO_LONG: Final = ERRORS["ABOUT_TOO_LONG"]
 
 _USERNAME: Final = re.compile(r"[A-Za-z][A-Za-z0-9_]{3,30}[A-Za-z0-9]")
 _PHONE_DIGITS: Final = range(5, 16)  # E.164 numbers have at most 15 digits
@@ -62,6 +90,12 @@ def normalise_phone(phone: str) -> str:
     return digits
 
 
+def about_of(storage: Storage, account_id: int) -> str | None:
+    """The account's bio (``userFull.about``), ``None`` if it has none."""
+    raw = storage.settings.get(f"{ABOUT_KEY}{account_id}")
+    return None if raw is None else raw.decode()
+
+
 def check_username(username: str, *, bot: bool) -> str:
     """Telegram's rule: 5 to 32 letters, digits and underscores, starting with a letter and
     not ending with an underscore; a bot's ends in ``bot`` (any case)."""
@@ -74,9 +108,15 @@ def check_username(username: str, *, bot: bool) -> str:
 
 class AccountService:
     def __init__(
-        self, storage: Storage, clock: Clock, random_bytes: RandomBytes, config: ServerConfig
+        self,
+        storage: Storage,
+        clock: Clock,
+        random_bytes: RandomBytes,
+        config: ServerConfig,
+        hub: UpdateHub | None = None,
     ) -> None:
         self._storage = storage
+        self._hub = hub
         self._clock = clock
         self._random = random_bytes
         self._config = config
@@ -130,14 +170,102 @@ class AccountService:
             first = check_first_name(first_name, self._config)
         return self._new_user(digits, first, check_last_name(last_name, self._config))
 
-    def set_username(self, account: Account, username: str | None) -> Account:
-        """``account.updateUsername``: set or (empty/None) clear the username."""
+    def set_username(
+        self, account: Account, username: str | None, *, origin: Hashable = None
+    ) -> Account:
+        """``account.updateUsername``: set or (empty/None) clear the username; those who
+        show the account are told (``updateUserName``), except the session ``origin``."""
         if username:
             check_username(username, bot=account.is_bot)
         try:
-            return self._storage.accounts.update(account.id, username=username or None)
+            changed = self._storage.accounts.update(account.id, username=username or None)
         except UsernameTaken:
             raise USERNAME_OCCUPIED() from None
+        if changed.username != account.username:
+            self._announce_name(changed, origin)
+        return changed
+
+    def username_available(self, account: Account, username: str) -> bool:
+        """``account.checkUsername``: true if ``account`` may take ``username`` (free, or
+        its own already); USERNAME_INVALID or USERNAME_OCCUPIED otherwise. Users only."""
+        if account.is_bot:
+            raise BOT_METHOD_INVALID()
+        check_username(username, bot=account.is_bot)
+        holder = self._storage.accounts.get_by_username(username)
+        if holder is not None and holder.id != account.id:
+            raise USERNAME_OCCUPIED()
+        return True
+
+    def update_profile(
+        self,
+        account: Account,
+        *,
+        first_name: str | None = None,
+        last_name: str | None = None,
+        about: str | None = None,
+        origin: Hashable = None,
+    ) -> Account:
+        """``account.updateProfile``: change what is given (an empty ``last_name`` or
+        ``about`` clears it). Everything is checked before anything is stored."""
+        first = None if first_name is None else check_first_name(first_name, self._config)
+        last = None if last_name is None else check_last_name(last_name, self._config)
+        bio = None if about is None else about.strip()
+        if bio is not None and len(bio) > ABOUT_LENGTH_MAX:
+            raise ABOUT_TOO_LONG()
+        changed = account
+        if first is not None or last_name is not None:
+            changed = self._storage.accounts.update(
+                account.id,
+                first_name=account.first_name if first is None else first,
+                last_name=account.last_name if last_name is None else last,
+            )
+        if bio is not None:
+            key = f"{ABOUT_KEY}{account.id}"
+            if bio:
+                self._storage.settings.set(key, bio.encode())
+            else:
+                self._storage.settings.delete(key)
+        if (changed.first_name, changed.last_name) != (account.first_name, account.last_name):
+            self._announce_name(changed, origin)
+        return changed
+
+    def name_audience(self, account: Account) -> list[int]:
+        """Who shows ``account``'s name: itself, its private-chat peers and the members of
+        its basic groups (see the module docstring)."""
+        audience = dict.fromkeys([account.id])
+        for peer, _top in self._storage.dialogs.tops(account.id):
+            if peer.kind is PeerKind.USER:
+                audience[peer.id] = None
+        for chat_id in self._storage.chats.chats_of(account.id):
+            for member in self._storage.chats.participants(chat_id):
+                audience[member.user_id] = None
+        return list(audience)
+
+    def _announce_name(self, account: Account, origin: Hashable) -> None:
+        hub = self._hub
+        if hub is None:
+            return
+        usernames: list[abcs.Username] = (
+            [types.Username(username=account.username, active=True)] if account.username else []
+        )
+        now = int(self._clock())
+        for viewer_id in self.name_audience(account):
+            if not hub.online(viewer_id):
+                continue
+            update = types.UpdateUserName(
+                user_id=account.id,
+                first_name=account.first_name,
+                last_name=account.last_name or "",
+                usernames=usernames,
+            )
+            batch = types.Updates(
+                updates=[update],
+                users=[render_user(account, viewer_id)],
+                chats=[],
+                date=now,
+                seq=0,
+            )
+            hub.publish(viewer_id, batch, exclude=origin if viewer_id == account.id else None)
 
     # -- bots -------------------------------------------------------------------------------
 
@@ -153,10 +281,14 @@ class AccountService:
         return BotCredentials(account, f"{account.id}:{secret}")
 
     def reset_bot_token(self, bot: Account) -> str:
-        """A new token for the bot; the old one stops working."""
+        """A new token for the bot; the old one stops working and the bot's authorisations
+        end: its keys are logged out (live sessions see it on their next call)."""
         secret = self._new_secret()
-        self.token_resets += 1
         self._storage.accounts.set_bot_secret(bot.id, secret)
+        for record in self._storage.auth_keys.for_account(bot.id):
+            with contextlib.suppress(AuthKeyNotFound):  # deleted meanwhile: logged out too
+                self._storage.auth_keys.bind_account(record.id, None)
+        self.token_resets += 1
         return f"{bot.id}:{secret}"
 
     def import_bot(self, token: str) -> Account:
@@ -214,8 +346,10 @@ class AccountService:
 
 
 __all__ = [
+    "ABOUT_LENGTH_MAX",
     "AccountService",
     "BotCredentials",
+    "about_of",
     "check_username",
     "normalise_phone",
 ]

@@ -1,12 +1,12 @@
 """Server layer: the callback-query rules (DESIGN.md, "The callback-query rules").
 
 Pure logic over storage and the injected clock and randomness, no event loop: a user's
-``messages.getBotCallbackAnswer`` becomes a ``PendingPress`` (``press``) holding the update
-for the bot; the bot's ``messages.setBotCallbackAnswer`` resolves it (``answer``) or fails
-with Telegram's error; ``expire(now)`` hands back the presses whose window closed, whose
-users get ``BOT_RESPONSE_TIMEOUT``. Pending presses live in a dict keyed by query id with a
-heap of deadlines beside it, so hundreds at once cost O(log n) each. Whoever owns the
-waiting callers (``loopgram.server.presses``) maps presses to awaitables.
+``messages.getBotCallbackAnswer`` becomes a ``PendingPress`` (``press``): a ``PendingCall``
+and the update for the bot; the bot's ``messages.setBotCallbackAnswer`` is checked against
+that call (``answer``) and gives the user's ``messages.botCallbackAnswer``, or fails with
+Telegram's error. Keeping calls pending, claiming them once and timing them out
+(``BOT_RESPONSE_TIMEOUT``) is the pending-call table's (``loopgram.server.pending``), which
+the broker (``loopgram.server.presses``) drives.
 
 Choices where Telegram's rule needs a local reading:
 
@@ -23,13 +23,11 @@ Choices where Telegram's rule needs a local reading:
 
 from __future__ import annotations
 
-import heapq
 import re
-from dataclasses import dataclass
 from typing import Final
 from urllib.parse import parse_qs, urlsplit
 
-from loopgram.mtproto.deps import Clock, RandomBytes
+from loopgram.clock import Clock, RandomBytes
 from loopgram.server.config import MAX_CACHE_TIME, ServerConfig
 from loopgram.server.errors import (
     BOT_METHOD_INVALID,
@@ -42,6 +40,8 @@ from loopgram.server.errors import (
     URL_INVALID,
     USER_BOT_REQUIRED,
 )
+from loopgram.server.pending import CallKind, NewCall, PendingCall, PendingCalls
+from loopgram.server.services.channels import CHANNEL_PRIVATE, render_channel
 from loopgram.server.services.chats import render_chat
 from loopgram.server.services.keys import ServerKeys
 from loopgram.server.services.markup import PressTargets
@@ -57,19 +57,8 @@ _DEEP_LINK_HOSTS: Final = frozenset({"t.me", "telegram.me"})
 _PRESSER_MEMO_SIZE: Final = 16_384
 
 
-@dataclass(frozen=True, slots=True)
-class PendingPress:
-    """A callback query waiting for the bot's answer."""
-
-    query_id: int
-    bot_id: int
-    user_id: int
-    deadline: float
-    """Clock time at which the window closes (an answer at or after it is too late)."""
-    game: bool
-    update: types.Updates
-    """What the bot receives: ``updates`` with one ``updateBotCallbackQuery`` or
-    ``updateInlineBotCallbackQuery``, the presser in ``users``, ``date`` set, ``seq`` 0."""
+PendingPress = NewCall
+"""A callback query to keep pending: its ``PendingCall`` (kind ``PRESS``) and the update."""
 
 
 def is_bot_deep_link(url: str, username: str | None) -> bool:
@@ -115,6 +104,7 @@ class CallbackService:
         messages: MessageService,
         keys: ServerKeys,
         config: ServerConfig,
+        calls: PendingCalls,
     ) -> None:
         self._storage = storage
         self._clock = clock
@@ -123,18 +113,16 @@ class CallbackService:
         self._messages = messages
         self._keys = keys
         self._config = config
-        self._pending: dict[int, PendingPress] = {}
-        self._deadlines: list[tuple[float, int]] = []
+        # Read only to count and to draw fresh ids: the broker adds, claims and expires.
+        self._calls = calls
         self._targets = PressTargets()
         # (presser, bot) -> (the presser's record, the User the bot sees): a user presses
         # again and again, and the rendering only changes when the record does.
         self._pressers: dict[tuple[int, int], tuple[Account, types.User]] = {}
 
     def __len__(self) -> int:
-        return len(self._pending)
-
-    def get(self, query_id: int) -> PendingPress | None:
-        return self._pending.get(query_id)
+        """Presses pending in this process."""
+        return self._calls.count(CallKind.PRESS)
 
     # -- the user's side ----------------------------------------------------------------------
 
@@ -153,6 +141,8 @@ class CallbackService:
             raise BOT_METHOD_INVALID()
         if isinstance(peer, types.InputPeerChat):
             return self._press_in_chat(user, peer.chat_id, msg_id, data=data, game=game)
+        if isinstance(peer, types.InputPeerChannel):
+            return self._press_in_channel(user, peer, msg_id, data=data, game=game)
         chat = self._peers.peer(user, peer)
         copy = self._storage.messages.get(user.id, msg_id)
         if copy is None or copy.peer.kind is not PeerKind.USER or copy.peer.id != chat.id:
@@ -221,14 +211,17 @@ class CallbackService:
         game: bool,
         now: float,
     ) -> PendingPress:
-        """Keep the press pending until the bot answers or ``callback_timeout`` passes."""
-        pending = PendingPress(
-            query_id=query_id,
-            bot_id=bot.id,
-            user_id=user.id,
-            deadline=now + self._config.callback_timeout,
-            game=game,
-            update=types.Updates(
+        """The press to keep pending until the bot answers or ``callback_timeout`` passes."""
+        return NewCall(
+            PendingCall(
+                kind=CallKind.PRESS,
+                query_id=query_id,
+                bot_id=bot.id,
+                user_id=user.id,
+                deadline=now + self._config.callback_timeout,
+                game=game,
+            ),
+            types.Updates(
                 updates=[update],
                 users=[self._presser(user, bot.id)],
                 chats=chats,
@@ -236,32 +229,79 @@ class CallbackService:
                 seq=0,
             ),
         )
-        self._pending[query_id] = pending
-        heapq.heappush(self._deadlines, (pending.deadline, query_id))
-        return pending
 
     def _pressed_target(
         self, bot: Account, bot_ref: PeerRef, copy: StoredMessage, *, data: bytes | None, game: bool
     ) -> tuple[StoredMessage, str | None]:
         """The button a press on the bot's message ``copy`` hits: the bot's own copy of the
         message (in its box under ``bot_ref``) and, for a game button, the game's short name."""
-        target = self._targets.find(copy.reply_markup, data=data, game=game)
-        if target is None:
-            raise DATA_INVALID()
-        if target.requires_password:
-            raise PASSWORD_MISSING()
-        game_short_name = None
-        if target.game:
-            media = parse_media(copy.media)
-            if not isinstance(media, types.MessageMediaGame) or not isinstance(
-                media.game, types.Game
-            ):
-                raise DATA_INVALID()
-            game_short_name = media.game.short_name
+        game_short_name = self._button(copy.reply_markup, copy.media, data=data, game=game)
         bot_copy = self._messages.find_copy(bot.id, bot_ref, copy.global_id)
         if bot_copy is None:
             raise MESSAGE_ID_INVALID()
         return bot_copy, game_short_name
+
+    def _button(
+        self, markup: bytes | None, media_bytes: bytes | None, *, data: bytes | None, game: bool
+    ) -> str | None:
+        """Check that the keyboard ``markup`` has the pressed button; for a game button, the
+        game's short name (from the message's ``media_bytes``)."""
+        target = self._targets.find(markup, data=data, game=game)
+        if target is None:
+            raise DATA_INVALID()
+        if target.requires_password:
+            raise PASSWORD_MISSING()
+        if not target.game:
+            return None
+        media = parse_media(media_bytes)
+        if not isinstance(media, types.MessageMediaGame) or not isinstance(media.game, types.Game):
+            raise DATA_INVALID()
+        return media.game.short_name
+
+    def _press_in_channel(
+        self,
+        user: Account,
+        peer: types.InputPeerChannel,
+        msg_id: int,
+        *,
+        data: bytes | None,
+        game: bool,
+    ) -> PendingPress:
+        """A press in a supergroup or channel: any present member (a channel's subscriber
+        too) presses a bot's message, which has one id for everyone; the bot gets the
+        channel as ``peer`` and the channel's ``chat_instance``. An unknown channel (or
+        another viewer's access hash) is ``PEER_ID_INVALID``; a user who left or was
+        banned gets ``CHANNEL_PRIVATE``."""
+        channel = self._storage.channels.get(peer.channel_id)
+        if channel is None or peer.access_hash != self._keys.channel_access_hash(
+            user.id, channel.id
+        ):
+            raise PEER_ID_INVALID()
+        member = self._storage.channels.member(channel.id, user.id)
+        if member is None or not member.present:
+            raise CHANNEL_PRIVATE()
+        msg = self._storage.channels.message(channel.id, msg_id)
+        if msg is None:
+            raise MESSAGE_ID_INVALID()
+        if game == (data is not None):
+            raise DATA_INVALID()
+        bot = self._storage.accounts.get(msg.sender_id)
+        if bot is None or not bot.is_bot or bot.id == user.id:
+            raise DATA_INVALID()
+        game_short_name = self._button(msg.reply_markup, msg.media, data=data, game=game)
+        now = self._clock()
+        query_id = self._new_query_id()
+        update = types.UpdateBotCallbackQuery(
+            query_id=query_id,
+            user_id=user.id,
+            peer=types.PeerChannel(channel_id=channel.id),
+            msg_id=msg.id,
+            chat_instance=self._keys.channel_chat_instance(channel.id),
+            data=data,
+            game_short_name=game_short_name,
+        )
+        chats = [render_channel(self._storage, self._keys, channel, bot.id)]
+        return self._enqueue(user, bot, query_id, update, chats, game=game, now=now)
 
     def _press_in_chat(
         self, user: Account, chat_id: int, msg_id: int, *, data: bytes | None, game: bool
@@ -302,21 +342,21 @@ class CallbackService:
     def answer(
         self,
         bot: Account,
-        query_id: int,
+        pending: PendingCall | None,
         *,
         alert: bool = False,
         message: str | None = None,
         url: str | None = None,
         cache_time: int = 0,
-    ) -> tuple[PendingPress, msg_types.BotCallbackAnswer]:
-        """``messages.setBotCallbackAnswer``: resolve the press or raise Telegram's error.
+    ) -> msg_types.BotCallbackAnswer:
+        """``messages.setBotCallbackAnswer`` for the press ``pending`` (``None``: no press
+        pending under the id given): the user's answer, or Telegram's error.
 
         A refused answer (too long, bad URL) leaves the query pending, so the bot can answer
-        again correctly within the window.
+        again correctly within the window; the caller claims the press for an accepted one.
         """
         if not bot.is_bot:
             raise USER_BOT_REQUIRED()
-        pending = self._pending.get(query_id)
         if (
             pending is None
             or pending.bot_id != bot.id
@@ -334,39 +374,13 @@ class CallbackService:
             )
             if not ok:
                 raise URL_INVALID()
-        del self._pending[query_id]
-        result = msg_types.BotCallbackAnswer(
+        return msg_types.BotCallbackAnswer(
             alert=alert,
             has_url=bool(url),
             message=message or None,
             url=url or None,
             cache_time=min(max(cache_time, 0), MAX_CACHE_TIME),
         )
-        return pending, result
-
-    # -- time -----------------------------------------------------------------------------------
-
-    def expire(self, now: float | None = None) -> list[PendingPress]:
-        """Remove and return the presses whose window has closed by ``now``."""
-        if now is None:
-            now = self._clock()
-        expired: list[PendingPress] = []
-        heap = self._deadlines
-        while heap and heap[0][0] <= now:
-            deadline, query_id = heapq.heappop(heap)
-            pending = self._pending.get(query_id)
-            # Answered presses leave their heap entry behind: skip it.
-            if pending is not None and pending.deadline == deadline:
-                del self._pending[query_id]
-                expired.append(pending)
-        return expired
-
-    def next_deadline(self) -> float | None:
-        """The earliest deadline still pending (``None``: nothing pending)."""
-        heap = self._deadlines
-        while heap and heap[0][1] not in self._pending:
-            heapq.heappop(heap)
-        return heap[0][0] if heap else None
 
     def _presser(self, user: Account, bot_id: int) -> types.User:
         key = (user.id, bot_id)
@@ -383,5 +397,5 @@ class CallbackService:
     def _new_query_id(self) -> int:
         while True:
             query_id = int.from_bytes(self._random(8), "little", signed=True)
-            if query_id != 0 and query_id not in self._pending:
+            if query_id != 0 and not self._calls.known(CallKind.PRESS, query_id):
                 return query_id

@@ -9,9 +9,9 @@ it; nothing after.
 
 Bots in groups follow Telegram's privacy mode: with privacy on (the default) a bot gets a
 copy only of the messages meant for it -- commands (``/cmd`` or ``/cmd@thisbot``), mentions
-of its username, and service messages; with privacy off, or as an admin, it gets every
-message. A message a bot did not get cannot be pressed through it either: only bots'
-messages carry keyboards, and a bot always has a copy of its own messages.
+of its username, replies to its messages, and service messages; with privacy off, or as an
+admin, it gets every message. A message a bot did not get cannot be pressed through it
+either: only bots' messages carry keyboards, and a bot always has a copy of its own messages.
 
 Choices where Telegram's rule needs a local reading: a member removed from a group who
 presses a button of an old message gets ``400 PEER_ID_INVALID`` (the group is no longer
@@ -27,7 +27,7 @@ from collections.abc import Hashable, Iterable, Sequence
 from typing import Final
 
 from loopgram import tl
-from loopgram.mtproto.deps import Clock
+from loopgram.clock import Clock
 from loopgram.server.config import ServerConfig
 from loopgram.server.errors import ERRORS, MESSAGE_ID_INVALID, PEER_ID_INVALID
 from loopgram.server.hub import UpdateHub
@@ -218,9 +218,29 @@ class ChatService:
         target = self._peers.user(actor, user)
         if target.id == chat.creator_id:
             raise CHAT_NOT_MODIFIED()  # the creator is an admin for good
-        if self._storage.chats.participant(chat.id, target.id) is None:
+        current = self._storage.chats.participant(chat.id, target.id)
+        if current is None:
             raise USER_NOT_PARTICIPANT()
-        self._storage.chats.set_admin(chat.id, target.id, admin)
+        if current.admin == admin:
+            return
+        chat = self._storage.chats.set_admin(chat.id, target.id, admin)
+        # As on Telegram, every member learns of it (no pts: the list has a version).
+        update = types.UpdateChatParticipantAdmin(
+            chat_id=chat.id, user_id=target.id, is_admin=admin, version=chat.version
+        )
+        for member_id in self._member_ids(chat.id):
+            if self._hub.online(member_id):
+                self._hub.publish(
+                    member_id, self._answer(member_id, chat.id, [update], [target.id])
+                )
+
+    def announce(
+        self, actor: Account, chat_id: int, action: abcs.MessageAction, *, origin: Hashable
+    ) -> types.Updates:
+        """Post a service message with ``action`` to every member (``messages.migrateChat``
+        posts ``messageActionChatMigrateTo`` this way)."""
+        chat, _ = self._writer(actor, chat_id)
+        return self._service(actor, chat, action, self._member_ids(chat.id), origin)
 
     # -- reading --------------------------------------------------------------------------------
 
@@ -313,16 +333,32 @@ class ChatService:
         random_id: int,
         reply_markup: abcs.ReplyMarkup | None = None,
         entities: list[abcs.MessageEntity] | None = None,
+        reply_to: int | None = None,
         origin: Hashable = None,
     ) -> types.Updates:
-        """``messages.sendMessage`` to a chat: a copy for every member who sees it."""
+        """``messages.sendMessage`` to a chat: a copy for every member who sees it;
+        ``reply_to`` is the sender's id of the message replied to."""
         chat, _ = self._writer(sender, chat_id)
         self._messages.check_text(text, allow_empty=False)
         packed = pack_checked_entities(
             text, entities, self._config, lambda u: self._peers.user(sender, u)
         )
         markup = self._messages.bot_markup(sender, reply_markup, allow_game=False)
-        return self._send(sender, chat.id, text, random_id, markup, packed, None, origin)
+        ref = PeerRef.chat(chat.id)
+        replied = self._messages.reply_target(sender, ref, reply_to)
+        replied_copy = None if reply_to is None else self._storage.messages.get(sender.id, reply_to)
+        return self._send(
+            sender,
+            chat.id,
+            text,
+            random_id,
+            markup,
+            packed,
+            None,
+            origin,
+            reply_to_id=replied,
+            replied_author=None if replied_copy is None else replied_copy.sender_id,
+        )
 
     def forward_messages(
         self,
@@ -402,8 +438,11 @@ class ChatService:
         media: bytes | None,
         origin: Hashable,
         extra: MessageExtra | None = None,
+        *,
+        reply_to_id: int | None = None,
+        replied_author: int | None = None,
     ) -> types.Updates:
-        audience = self._audience(sender, chat_id, text)
+        audience = self._audience(sender, chat_id, text, replied_author)
         try:
             written = self._storage.messages.send(
                 sender_id=sender.id,
@@ -416,6 +455,7 @@ class ChatService:
                 media=media,
                 extra=None if extra is None else extra.encode(),
                 random_id=random_id,
+                reply_to_id=reply_to_id,
             )
         except RandomIdTaken as taken:
             first = taken.existing
@@ -554,7 +594,11 @@ class ChatService:
     def _member_ids(self, chat_id: int) -> list[int]:
         return [p.user_id for p in self._storage.chats.participants(chat_id)]
 
-    def _audience(self, sender: Account, chat_id: int, text: str) -> list[int]:
+    def _audience(
+        self, sender: Account, chat_id: int, text: str, replied_author: int | None = None
+    ) -> list[int]:
+        """Who gets a copy: every member but bots in privacy mode the message is not meant
+        for (a reply to a bot's message is meant for it)."""
         members = self._storage.chats.participants(chat_id)
         accounts = {a.id: a for a in self._storage.accounts.get_many([p.user_id for p in members])}
         audience = [sender.id]
@@ -562,8 +606,15 @@ class ChatService:
             account = accounts.get(p.user_id)
             if account is None or account.id == sender.id:
                 continue
-            if account.is_bot and not sees(
-                account, text, privacy=self._storage.chats.bot_privacy(account.id), admin=p.admin
+            if (
+                account.is_bot
+                and account.id != replied_author
+                and not sees(
+                    account,
+                    text,
+                    privacy=self._storage.chats.bot_privacy(account.id),
+                    admin=p.admin,
+                )
             ):
                 continue
             audience.append(account.id)

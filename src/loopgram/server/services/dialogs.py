@@ -15,7 +15,7 @@ from collections.abc import Hashable, Iterable, Sequence
 from typing import Final
 
 from loopgram import tl
-from loopgram.mtproto.deps import Clock
+from loopgram.clock import Clock
 from loopgram.server.errors import (
     LIMIT_INVALID,
     PEER_ID_INVALID,
@@ -24,6 +24,7 @@ from loopgram.server.errors import (
     SEARCH_QUERY_EMPTY,
 )
 from loopgram.server.hub import UpdateHub
+from loopgram.server.services.channels import ChannelService
 from loopgram.server.services.chats import render_chats
 from loopgram.server.services.messages import MessageService
 from loopgram.server.services.peers import Peers
@@ -47,13 +48,20 @@ _READ_PAGE: Final = 100
 
 class DialogService:
     def __init__(
-        self, storage: Storage, clock: Clock, hub: UpdateHub, peers: Peers, messages: MessageService
+        self,
+        storage: Storage,
+        clock: Clock,
+        hub: UpdateHub,
+        peers: Peers,
+        messages: MessageService,
+        channels: ChannelService | None = None,
     ) -> None:
         self._storage = storage
         self._clock = clock
         self._hub = hub
         self._peers = peers
         self._messages = messages
+        self._channels = channels
 
     # -- dialog lists -------------------------------------------------------------------------
 
@@ -85,9 +93,32 @@ class DialogService:
         chats = render_chats(
             self._storage, [p.id for p, _ in page if p.kind is PeerKind.CHAT], viewer.id
         )
-        if len(page) < len(ordered) or offset_id or offset_date:
+        total = len(tops)
+        more = len(page) < len(ordered)
+        if self._channels is not None and folder_id != _ARCHIVE_FOLDER:
+            # Channels keep one copy of each message, not a box: their dialogs come from
+            # the channel service and merge into the list by the date of the top message.
+            found = self._channels.dialogs(viewer)
+            total += len(found)
+            if offset_date:
+                found = [f for f in found if f[0] < offset_date]
+            elif offset_id:
+                found = []
+            dated: list[tuple[int, abcs.Dialog, abcs.Message | None]] = [
+                (copy.date, d, m) for (_, copy), d, m in zip(page, dialogs, messages, strict=True)
+            ]
+            dated += [(date, d, m) for date, d, m, _, _ in found]
+            dated.sort(key=lambda entry: entry[0], reverse=True)
+            more = more or len(dated) > limit
+            kept = {id(d) for _, d, _ in dated[:limit]}
+            dialogs = [d for _, d, _ in dated[:limit]]
+            messages = [m for _, d, m in dated[:limit] if m is not None]
+            chats += [chat for _, d, _, chat, _ in found if id(d) in kept]
+            extra_users = [i for _, d, _, _, ids in found if id(d) in kept for i in ids]
+            users += render_user_ids(self._storage, extra_users, viewer.id)
+        if more or offset_id or offset_date:
             return msg_types.DialogsSlice(
-                count=len(tops), dialogs=dialogs, messages=messages, chats=chats, users=users
+                count=total, dialogs=dialogs, messages=messages, chats=chats, users=users
             )
         return msg_types.Dialogs(dialogs=dialogs, messages=messages, chats=chats, users=users)
 
@@ -97,9 +128,13 @@ class DialogService:
         """``messages.getPeerDialogs``: one dialog per peer asked (an empty chat too, with
         top message 0, as Telegram answers for a chat not started yet)."""
         refs: list[PeerRef] = []
+        channel_ids: list[int] = []
         for item in peers:
             if not isinstance(item, types.InputDialogPeer):
                 raise PEER_ID_INVALID()
+            if isinstance(item.peer, types.InputPeerChannel) and self._channels is not None:
+                channel_ids.append(self._channels.reader(viewer, item.peer).id)
+                continue
             if isinstance(item.peer, types.InputPeerChat):
                 chat_id = item.peer.chat_id
                 if self._storage.chats.participant(chat_id, viewer.id) is None and not (
@@ -113,12 +148,19 @@ class DialogService:
         copies = self._tops(viewer.id, [(ref, tops.get(ref, 0)) for ref in refs])
         page = [(ref, copies.get(tops.get(ref, 0))) for ref in dict.fromkeys(refs)]
         dialogs, messages, users = self._render(viewer, page)
+        chats = render_chats(
+            self._storage, [r.id for r, _ in page if r.kind is PeerKind.CHAT], viewer.id
+        )
+        if channel_ids and self._channels is not None:
+            for _, dialog, top, chat, ids in self._channels.dialogs(viewer, channel_ids):
+                dialogs.append(dialog)
+                messages += [] if top is None else [top]
+                chats.append(chat)
+                users += render_user_ids(self._storage, ids, viewer.id)
         return msg_types.PeerDialogs(
             dialogs=dialogs,
             messages=messages,
-            chats=render_chats(
-                self._storage, [r.id for r, _ in page if r.kind is PeerKind.CHAT], viewer.id
-            ),
+            chats=chats,
             users=users,
             state=self._state(viewer.id),
         )

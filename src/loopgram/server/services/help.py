@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from loopgram.mtproto.deps import Clock
+from loopgram.clock import Clock
 from loopgram.server.config import ServerConfig, ServerInfo
 from loopgram.tl import types
 

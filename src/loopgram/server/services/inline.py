@@ -2,14 +2,15 @@
 
 Pure logic over storage, the injected clock and randomness and the hub, no event loop, in
 the shape of ``CallbackService``: a user's ``messages.getInlineBotResults`` becomes a
-``PendingInlineQuery`` (``query``) holding the ``updateBotInlineQuery`` for the bot; the bot's
-``messages.setInlineBotResults`` resolves it (``answer``) into ``messages.botResults`` or
-fails with Telegram's error; ``expire(now)`` hands back the queries whose window closed (their
-users get ``BOT_RESPONSE_TIMEOUT``). The answered results stay sendable for a while: the
-user's ``messages.sendInlineBotResult`` (``send``) turns one into a chat message via the bot
-(``MessageService.send_inline``), whose inline keyboard the bot then gets presses of as
-``updateInlineBotCallbackQuery`` and edits with ``messages.editInlineBotMessage``. Whoever owns
-the waiting callers (``loopgram.server.presses``) maps pending queries to awaitables.
+``PendingInlineQuery`` (``query``): a ``PendingCall`` and the ``updateBotInlineQuery`` for the
+bot; the bot's ``messages.setInlineBotResults`` is checked against that call (``answer``) and
+gives ``messages.botResults``, or fails with Telegram's error. Keeping queries pending,
+claiming them once and timing them out (``BOT_RESPONSE_TIMEOUT``) is the pending-call table's
+(``loopgram.server.pending``), as for presses; the broker (``loopgram.server.presses``) drives
+it and hands the accepted answer back (``remember``). The answered results stay sendable for a
+while: the user's ``messages.sendInlineBotResult`` (``send``) turns one into a chat message
+via the bot (``MessageService.send_inline``), whose inline keyboard the bot then gets presses
+of as ``updateInlineBotCallbackQuery`` and edits with ``messages.editInlineBotMessage``.
 
 Choices where Telegram's rule needs a local reading:
 
@@ -35,12 +36,11 @@ Choices where Telegram's rule needs a local reading:
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final, Generic, TypeVar
+from typing import Final
 
-from loopgram.mtproto.deps import Clock, RandomBytes
+from loopgram.clock import Clock, RandomBytes
 from loopgram.server.config import MAX_CACHE_TIME, ServerConfig
 from loopgram.server.errors import (
     ARTICLE_TITLE_EMPTY,
@@ -62,6 +62,7 @@ from loopgram.server.errors import (
     USER_BOT_REQUIRED,
 )
 from loopgram.server.hub import UpdateHub
+from loopgram.server.pending import CallKind, DeadlineMap, NewCall, PendingCall, PendingCalls
 from loopgram.server.services.limits import pack_checked_entities
 from loopgram.server.services.markup import MarkupRules
 from loopgram.server.services.messages import MessageService
@@ -75,22 +76,8 @@ _ARTICLE: Final = "article"
 _ID_MAX_BYTES: Final = 64
 _OFFSET_MAX_BYTES: Final = 64
 
-T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class PendingInlineQuery:
-    """An inline query waiting for the bot's results."""
-
-    query_id: int
-    bot_id: int
-    user_id: int
-    query: str
-    deadline: float
-    """Clock time at which the window closes (an answer at or after it is too late)."""
-    update: types.Updates
-    """What the bot receives: ``updates`` with one ``updateBotInlineQuery``, the user in
-    ``users``, ``date`` set, ``seq`` 0."""
+PendingInlineQuery = NewCall
+"""An inline query to keep pending: its ``PendingCall`` (kind ``INLINE``) and the update."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,56 +93,15 @@ class _Result:
 
 
 @dataclass(frozen=True, slots=True)
-class _Answered:
+class Answered:
+    """An accepted answer's results, sendable by the user who asked until ``expires``."""
+
+    query_id: int
     bot_id: int
     user_id: int
     query: str
     expires: float
     results: Mapping[str, _Result]
-
-
-class _Deadlines(Generic[T]):
-    """Items by query id, each due at a deadline; ``expire`` pops the due ones in O(log n)."""
-
-    def __init__(self) -> None:
-        self._items: dict[int, tuple[float, T]] = {}
-        self._heap: list[tuple[float, int]] = []
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def __contains__(self, key: int) -> bool:
-        return key in self._items
-
-    def add(self, key: int, deadline: float, item: T) -> None:
-        self._items[key] = (deadline, item)
-        heapq.heappush(self._heap, (deadline, key))
-
-    def get(self, key: int) -> T | None:
-        entry = self._items.get(key)
-        return None if entry is None else entry[1]
-
-    def pop(self, key: int) -> T | None:
-        entry = self._items.pop(key, None)
-        return None if entry is None else entry[1]
-
-    def expire(self, now: float) -> list[T]:
-        due: list[T] = []
-        heap = self._heap
-        while heap and heap[0][0] <= now:
-            deadline, key = heapq.heappop(heap)
-            entry = self._items.get(key)
-            # Items popped before their deadline leave their heap entry behind: skip it.
-            if entry is not None and entry[0] == deadline:
-                del self._items[key]
-                due.append(entry[1])
-        return due
-
-    def next_deadline(self) -> float | None:
-        heap = self._heap
-        while heap and heap[0][1] not in self._items:
-            heapq.heappop(heap)
-        return heap[0][0] if heap else None
 
 
 class InlineService:
@@ -168,6 +114,7 @@ class InlineService:
         peers: Peers,
         messages: MessageService,
         config: ServerConfig,
+        calls: PendingCalls,
     ) -> None:
         self._storage = storage
         self._clock = clock
@@ -177,15 +124,13 @@ class InlineService:
         self._messages = messages
         self._config = config
         self._markup = MarkupRules(config)
-        self._pending: _Deadlines[PendingInlineQuery] = _Deadlines()
-        self._answered: _Deadlines[_Answered] = _Deadlines()
+        # Read only to count and to draw fresh ids: the broker adds, claims and expires.
+        self._calls = calls
+        self._answered: DeadlineMap[int, Answered] = DeadlineMap()
 
     def __len__(self) -> int:
-        """Queries still waiting for the bot's answer."""
-        return len(self._pending)
-
-    def get(self, query_id: int) -> PendingInlineQuery | None:
-        return self._pending.get(query_id)
+        """Queries pending in this process, waiting for the bot's answer."""
+        return self._calls.count(CallKind.INLINE)
 
     # -- the user asks ------------------------------------------------------------------------
 
@@ -224,13 +169,16 @@ class InlineService:
                 peer_type = types.InlineQueryPeerTypePM()
         now = self._clock()
         query_id = self._new_query_id()
-        pending = PendingInlineQuery(
-            query_id=query_id,
-            bot_id=target.id,
-            user_id=user.id,
-            query=text,
-            deadline=now + self._config.callback_timeout,
-            update=types.Updates(
+        return NewCall(
+            PendingCall(
+                kind=CallKind.INLINE,
+                query_id=query_id,
+                bot_id=target.id,
+                user_id=user.id,
+                deadline=now + self._config.callback_timeout,
+                query=text,
+            ),
+            types.Updates(
                 updates=[
                     types.UpdateBotInlineQuery(
                         query_id=query_id,
@@ -246,15 +194,13 @@ class InlineService:
                 seq=0,
             ),
         )
-        self._pending.add(query_id, pending.deadline, pending)
-        return pending
 
     # -- the bot answers ----------------------------------------------------------------------
 
     def answer(
         self,
         bot: Account,
-        query_id: int,
+        pending: PendingCall | None,
         results: Sequence[abcs.InputBotInlineResult],
         *,
         cache_time: int,
@@ -262,16 +208,17 @@ class InlineService:
         next_offset: str | None = None,
         switch_pm: abcs.InlineBotSwitchPM | None = None,
         switch_webview: abcs.InlineBotWebView | None = None,
-    ) -> tuple[PendingInlineQuery, msg_types.BotResults]:
-        """``messages.setInlineBotResults``: resolve the query or raise Telegram's error.
+    ) -> tuple[msg_types.BotResults, Answered]:
+        """``messages.setInlineBotResults`` for the query ``pending`` (``None``: no query
+        pending under the id given): the user's results and what stays sendable of them
+        (for ``remember``), or Telegram's error.
 
         A refused answer (a bad result) leaves the query pending, so the bot can answer again
-        correctly within the window.
+        correctly within the window; the caller claims the query for an accepted one.
         """
         if not bot.is_bot:
             raise USER_BOT_REQUIRED()
         now = self._clock()
-        pending = self._pending.get(query_id)
         if pending is None or pending.bot_id != bot.id or now >= pending.deadline:
             # Past the window the query belongs to expire(), which times the user out.
             raise QUERY_ID_INVALID()
@@ -293,23 +240,19 @@ class InlineService:
             shown, kept = self._result(bot, result, result_id)
             rendered.append(shown)
             stored[result_id] = kept
-        self._pending.pop(query_id)
-        self._answered.add(
-            query_id,
-            now + self._config.inline_results_ttl,
-            _Answered(
-                bot_id=bot.id,
-                user_id=pending.user_id,
-                query=pending.query,
-                expires=now + self._config.inline_results_ttl,
-                results=stored,
-            ),
+        answered = Answered(
+            query_id=pending.query_id,
+            bot_id=bot.id,
+            user_id=pending.user_id,
+            query=pending.query,
+            expires=now + self._config.inline_results_ttl,
+            results=stored,
         )
         # The session's record may predate a profile change: the user sees the current one.
         current = self._storage.accounts.get(bot.id) or bot
-        return pending, msg_types.BotResults(
+        found = msg_types.BotResults(
             gallery=gallery,
-            query_id=query_id,
+            query_id=pending.query_id,
             next_offset=next_offset or None,
             switch_pm=switch_pm,
             switch_webview=switch_webview,
@@ -317,6 +260,11 @@ class InlineService:
             cache_time=min(max(cache_time, 0), MAX_CACHE_TIME),
             users=[render_user(current, pending.user_id)],
         )
+        return found, answered
+
+    def remember(self, answered: Answered) -> None:
+        """Keep an accepted answer's results sendable (the caller claimed its query)."""
+        self._answered.add(answered.query_id, answered.expires, answered)
 
     # -- the user sends a result --------------------------------------------------------------
 
@@ -389,17 +337,9 @@ class InlineService:
 
     # -- time -----------------------------------------------------------------------------------
 
-    def expire(self, now: float | None = None) -> list[PendingInlineQuery]:
-        """Remove and return the queries whose window has closed by ``now`` (and forget the
-        results whose time to be sent has passed)."""
-        if now is None:
-            now = self._clock()
-        self._answered.expire(now)
-        return self._pending.expire(now)
-
-    def next_deadline(self) -> float | None:
-        """The earliest deadline of a query still pending (``None``: nothing pending)."""
-        return self._pending.next_deadline()
+    def expire(self, now: float | None = None) -> None:
+        """Forget the results whose time to be sent has passed by ``now``."""
+        self._answered.expire(self._clock() if now is None else now)
 
     # -- internals ------------------------------------------------------------------------------
 
@@ -464,7 +404,11 @@ class InlineService:
         while True:
             query_id = int.from_bytes(self._random(8), "little", signed=True)
             # The id names the answered results too: it must not collide with those either.
-            if query_id != 0 and query_id not in self._pending and query_id not in self._answered:
+            if (
+                query_id != 0
+                and not self._calls.known(CallKind.INLINE, query_id)
+                and query_id not in self._answered
+            ):
                 return query_id
 
     def _new_result_id(self, taken: set[str]) -> str:

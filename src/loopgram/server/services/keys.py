@@ -12,7 +12,7 @@ import hashlib
 import hmac
 from typing import Final
 
-from loopgram.mtproto.deps import RandomBytes
+from loopgram.clock import RandomBytes
 from loopgram.storage import CHAT_INSTANCE_SECRET, Storage
 
 _MEMO_SIZE: Final = 65_536
@@ -48,6 +48,15 @@ class ServerKeys:
     def group_chat_instance(self, chat_id: int) -> int:
         """The ``chat_instance`` of basic group ``chat_id``: one value for all its members."""
         return self._int64(f"chat_instance:chat:{chat_id}")
+
+    def channel_chat_instance(self, channel_id: int) -> int:
+        """The ``chat_instance`` of supergroup or channel ``channel_id``."""
+        return self._int64(f"chat_instance:channel:{channel_id}")
+
+    def channel_access_hash(self, viewer_id: int, channel_id: int) -> int:
+        """The access_hash of a channel as ``viewer_id`` sees it: one per viewer, as on
+        Telegram, so a hash one account saw proves nothing for another."""
+        return self._int64(f"channel:{viewer_id}:{channel_id}")
 
     def inline_access_hash(self, owner_id: int, msg_id: int) -> int:
         """The access_hash of the inline message id for message ``msg_id`` of ``owner_id``."""

@@ -14,10 +14,10 @@ import re
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Protocol
 
 from loopgram import tl
-from loopgram.mtproto.deps import Clock
+from loopgram.clock import Clock
 from loopgram.server.config import ServerConfig
 from loopgram.server.errors import (
     GAME_BOT_INVALID,
@@ -31,6 +31,7 @@ from loopgram.server.errors import (
     MESSAGE_TOO_LONG,
     PEER_ID_INVALID,
     RANDOM_ID_INVALID,
+    REPLY_MESSAGE_ID_INVALID,
     USER_IS_BOT,
 )
 from loopgram.server.hub import UpdateHub
@@ -68,6 +69,22 @@ _COPY_CACHE_SIZE: Final = 65_536
 _HISTORY_PAGE: Final = 1000
 
 
+class ChannelSource(Protocol):
+    """Channels as a source of forwarded messages (``ChannelService``)."""
+
+    def readable(self, viewer: Account, peer: abcs.InputPeer) -> int:
+        """The id of the channel ``peer`` names, if ``viewer`` may read it (else the
+        channel error)."""
+        ...
+
+    def originals(
+        self, viewer: Account, channel_id: int, msg_ids: Sequence[int]
+    ) -> list[StoredMessage]:
+        """The channel's messages among ``msg_ids`` as ``viewer`` sees them, with the
+        channel as ``peer``."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class InlineSent:
     """A message sent via a bot's inline mode: the chat copy and its inline message id."""
@@ -99,9 +116,13 @@ class MessageService:
         self._config = config
         self._dc_id = dc_id
         self._markup = MarkupRules(config)
+        self.channels: ChannelSource | None = None
+        """Where channel messages come from when forwarded (``services.channels``, wired
+        after both services exist)."""
         # (owner, global id) -> box id of the copies written by this process: a press finds
         # the bot's copy of a message here; after a restart ``find_copy`` searches the box.
         self._copies: OrderedDict[tuple[int, int], int] = OrderedDict()
+        self._started_chats: set[tuple[int, int]] = set()
 
     # -- sending ----------------------------------------------------------------------------
 
@@ -114,14 +135,27 @@ class MessageService:
         random_id: int,
         reply_markup: abcs.ReplyMarkup | None = None,
         entities: list[abcs.MessageEntity] | None = None,
+        reply_to: int | None = None,
         origin: Hashable = None,
     ) -> types.Updates:
-        """``messages.sendMessage`` to a private chat."""
+        """``messages.sendMessage`` to a private chat; ``reply_to`` is the sender's id of
+        the message replied to."""
         recipient = self._recipient(sender, peer)
         self.check_text(text, allow_empty=False)
         packed = pack_checked_entities(text, entities, self._config, self._resolver(sender))
         markup = self.bot_markup(sender, reply_markup, allow_game=False)
-        return self._send(sender, recipient, text, random_id, markup, packed, None, origin)
+        replied = self.reply_target(sender, PeerRef.user(recipient.id), reply_to)
+        return self._send(sender, recipient, text, random_id, markup, packed, None, origin, replied)
+
+    def reply_target(self, sender: Account, chat: PeerRef, reply_to: int | None) -> int | None:
+        """The ``global_id`` of the message ``reply_to`` (the sender's box id) in the
+        sender's ``chat``; ``REPLY_MESSAGE_ID_INVALID`` if the chat holds no such message."""
+        if reply_to is None:
+            return None
+        target = self._storage.messages.get(sender.id, reply_to)
+        if target is None or target.peer != chat:
+            raise REPLY_MESSAGE_ID_INVALID()
+        return target.global_id
 
     def send_game(
         self,
@@ -337,9 +371,12 @@ class MessageService:
 
     def forward_source(self, sender: Account, from_peer: abcs.InputPeer) -> PeerRef:
         """The chat forwarded from: a private chat, or a basic group (whose messages must be
-        in the sender's box, which only a member or former member has)."""
+        in the sender's box, which only a member or former member has), or a channel the
+        sender may read."""
         if isinstance(from_peer, types.InputPeerChat):
             return PeerRef.chat(from_peer.chat_id)
+        if isinstance(from_peer, types.InputPeerChannel) and self.channels is not None:
+            return PeerRef(PeerKind.CHANNEL, self.channels.readable(sender, from_peer))
         return PeerRef.user(self._peers.peer(sender, from_peer).id)
 
     def forward_plan(
@@ -357,7 +394,11 @@ class MessageService:
             raise MESSAGE_IDS_EMPTY()
         if len(random_ids) != len(ids) or len(set(random_ids)) != len(random_ids):
             raise RANDOM_ID_INVALID()
-        found = {m.id: m for m in self._storage.messages.get_many(sender.id, ids)}
+        if source.kind is PeerKind.CHANNEL and self.channels is not None:
+            originals = self.channels.originals(sender, source.id, ids)
+        else:
+            originals = self._storage.messages.get_many(sender.id, ids)
+        found = {m.id: m for m in originals}
         plan: list[tuple[StoredMessage, MessageExtra | None, int]] = []
         for msg_id, random_id in zip(ids, random_ids, strict=True):
             original = found.get(msg_id)
@@ -646,9 +687,29 @@ class MessageService:
 
     def _recipient(self, sender: Account, peer: abcs.InputPeer) -> Account:
         recipient = self._peers.peer(sender, peer)
-        if sender.is_bot and recipient.is_bot and recipient.id != sender.id:
-            raise USER_IS_BOT()
+        if sender.is_bot and recipient.id != sender.id:
+            if recipient.is_bot:
+                raise USER_IS_BOT()
+            if not self._started(sender, recipient):
+                # What Telegram answers a bot writing first (the Bot API's 403 "bot can't
+                # initiate conversation with a user" is TDLib's rewording of it).
+                raise PEER_ID_INVALID()
         return recipient
+
+    def _started(self, bot: Account, user: Account) -> bool:
+        """Whether ``user`` has opened the private chat with ``bot``: the bot's box holds a
+        message of that chat (the user's first one, or the bot's answers after it). Once
+        true it stays true in this process, as on Telegram clearing the chat does not
+        undo a start."""
+        key = (bot.id, user.id)
+        if key in self._started_chats:
+            return True
+        if not self._storage.messages.history(bot.id, PeerRef.user(user.id), limit=1):
+            return False
+        if len(self._started_chats) >= _COPY_CACHE_SIZE:
+            self._started_chats.clear()
+        self._started_chats.add(key)
+        return True
 
     def check_text(self, text: str, *, allow_empty: bool) -> None:
         """A message text's own limits: not blank (unless ``allow_empty``), not too long."""
@@ -697,6 +758,7 @@ class MessageService:
         media: bytes | None,
         extra: MessageExtra | None = None,
         random_id: int | None = None,
+        reply_to_id: int | None = None,
     ) -> list[tuple[StoredMessage, abcs.Update]]:
         """Store the message (``RandomIdTaken`` if ``random_id`` repeats an earlier one)."""
         written = self._storage.messages.send(
@@ -709,6 +771,7 @@ class MessageService:
             media=media,
             extra=None if extra is None else extra.encode(),
             random_id=random_id,
+            reply_to_id=reply_to_id,
         )
         for copy, _ in written:
             self._remember(copy)
@@ -725,11 +788,19 @@ class MessageService:
         entities: bytes | None,
         media: bytes | None,
         origin: Hashable,
+        reply_to_id: int | None = None,
     ) -> types.Updates:
         markup_bytes = None if markup is None else bytes(markup)
         try:
             copies = self._write(
-                sender, recipient, text, markup_bytes, entities, media, random_id=random_id
+                sender,
+                recipient,
+                text,
+                markup_bytes,
+                entities,
+                media,
+                random_id=random_id,
+                reply_to_id=reply_to_id,
             )
         except RandomIdTaken as taken:
             return self._repeat(sender, taken.existing, random_id)

@@ -98,6 +98,9 @@ def render_message(copy: StoredMessage) -> types.Message:
         fwd_from=None
         if extra.fwd_from_id is None
         else types.MessageFwdHeader(from_id=peer_user(extra.fwd_from_id), date=extra.fwd_date or 0),
+        reply_to=None
+        if copy.reply_to is None
+        else types.MessageReplyHeader(reply_to_msg_id=copy.reply_to),
         date=copy.date,
         message=copy.text,
         media=parse_media(copy.media),

@@ -9,7 +9,7 @@ what was pushed. Callback queries are not pts updates: a bot that is offline mis
 from __future__ import annotations
 
 from loopgram import tl
-from loopgram.mtproto.deps import Clock
+from loopgram.clock import Clock
 from loopgram.server.config import ServerConfig
 from loopgram.server.services.chats import render_chats
 from loopgram.server.services.render import render_users

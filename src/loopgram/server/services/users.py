@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from loopgram.server.errors import USERNAME_INVALID, USERNAME_NOT_OCCUPIED, RpcError
+from loopgram.server.services.accounts import about_of
 from loopgram.server.services.commands import BotCommandService, render_commands
 from loopgram.server.services.peers import Peers
 from loopgram.server.services.render import render_user
@@ -47,6 +48,7 @@ class UserService:
             )
         full = types.UserFull(
             id=account.id,
+            about=about_of(self._storage, account.id),
             settings=types.PeerSettings(),
             notify_settings=types.PeerNotifySettings(),
             bot_info=bot_info,

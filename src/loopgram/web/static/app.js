@@ -31,6 +31,7 @@ const state = {
   loginCode: "",
   me: null,
   users: new Map(),        // user id -> {id, name, username, bot}
+  chats: new Map(),        // group id (negative) -> {id, title, members, left}
   dialogs: new Map(),      // chat id -> {chat, top, unread}
   chat: null,              // open chat id
   messages: new Map(),     // message id -> message (open chat)
@@ -84,7 +85,7 @@ function onMessage(message) {
   }
   switch (message.type) {
     case "hello": onHello(message); break;
-    case "update": rememberUsers(message.users); onUpdate(message.update); break;
+    case "update": rememberUsers(message.users); rememberChats(message.chats); onUpdate(message.update); break;
     case "call": onCall(message.call); break;
     case "press": onPressTimeline(message.press); break;
   }
@@ -112,23 +113,39 @@ function showSignIn() {
   $("signin").hidden = false;
   $("sidebar").hidden = $("chat").hidden = true;
   $("sign-out").hidden = true;
+  $("profile-open").hidden = true;
   $("me").textContent = "";
   $("phone").focus();
 }
 
 async function signIn(params) {
   const result = await rpc("sign_in", params);
-  signedIn(result.me);
+  signedIn(await withName(result.me));
+}
+
+// The name typed at sign-in (optional) becomes the user's, through account.updateProfile.
+async function withName(me) {
+  const name = $("signin-name").value.trim();
+  if (!name) return me;
+  const [first, ...rest] = name.split(/\s+/);
+  const result = await rpc("profile", { first_name: first, last_name: rest.join(" ") });
+  $("signin-name").value = "";
+  return result.me;
+}
+
+function showMe(me) {
+  state.me = me;
+  state.users.set(me.id, me);
+  $("me").textContent = `${me.name}${me.username ? " @" + me.username : ""} (+${me.phone})`;
 }
 
 function signedIn(me) {
-  state.me = me;
-  state.users.set(me.id, me);
+  showMe(me);
   sessionStorage.setItem("loopgram.phone", "+" + me.phone);
-  $("me").textContent = `${me.name} (+${me.phone})`;
   $("signin").hidden = true;
   $("sidebar").hidden = $("chat").hidden = false;
   $("sign-out").hidden = false;
+  $("profile-open").hidden = false;
   document.body.dataset.state = "ready";
   interactive();
   loadDialogs();
@@ -145,7 +162,7 @@ $("signin-form").addEventListener("submit", async (event) => {
 
 $("create-user").addEventListener("click", async () => {
   $("signin-error").textContent = "";
-  try { signedIn((await rpc("create_user")).me); } catch (e) { $("signin-error").textContent = e.message; }
+  try { signedIn(await withName((await rpc("create_user")).me)); } catch (e) { $("signin-error").textContent = e.message; }
 });
 
 $("sign-out").addEventListener("click", async () => {
@@ -162,15 +179,56 @@ function rememberUsers(users) {
   for (const user of users || []) state.users.set(user.id, user);
 }
 
+function rememberChats(chats) {
+  for (const chat of chats || []) state.chats.set(chat.id, chat);
+}
+
 function userName(id) {
   const user = state.users.get(id);
   if (!user) return String(id);
   return user.username ? `${user.name} (@${user.username})` : user.name;
 }
 
+// A user's plain name, as on a group message's sender line.
+function shortName(id) {
+  const user = state.users.get(id);
+  return user ? user.name : String(id);
+}
+
+// Chat ids: a user's id, or a basic group's negative id.
+function chatName(id) {
+  if (id < 0) {
+    const chat = state.chats.get(id);
+    return chat ? chat.title : `group ${-id}`;
+  }
+  return userName(id);
+}
+
+function preview(message) {
+  if (!message) return "";
+  if (message.service) return serviceText(message);
+  if (message.chat < 0 && !message.out && message.from) return `${shortName(message.from)}: ${message.text}`;
+  return message.text;
+}
+
+function chatKind(id) {
+  const chat = state.chats.get(id);
+  return chat ? chat.kind : "group";
+}
+
+// Channels and supergroups are listed; the page opens private chats and basic groups.
+function openDialog(id) {
+  if (id < 0 && chatKind(id) !== "group") {
+    toast(`This is a ${chatKind(id)}: the page lists channels and supergroups but does not open them yet`);
+    return;
+  }
+  openChat(id);
+}
+
 async function loadDialogs() {
   const result = await rpc("dialogs");
   rememberUsers(result.users);
+  rememberChats(result.chats);
   state.dialogs.clear();
   for (const dialog of result.dialogs) state.dialogs.set(dialog.chat, dialog);
   renderDialogs();
@@ -182,11 +240,11 @@ function renderDialogs() {
   $("dialogs").replaceChildren(...items.map((dialog) => el("li", null,
     el("button", {
       type: "button", "aria-current": dialog.chat === state.chat ? "true" : "false",
-      dataset: { chat: dialog.chat }, onclick: () => openChat(dialog.chat),
+      dataset: { chat: dialog.chat }, onclick: () => openDialog(dialog.chat),
     },
-      el("span", { class: "name" }, userName(dialog.chat)),
+      el("span", { class: "name" }, dialog.chat < 0 ? el("span", { class: "group-mark" }, chatKind(dialog.chat)) : null, chatName(dialog.chat)),
       dialog.unread && dialog.chat !== state.chat ? el("span", { class: "unread" }, String(dialog.unread)) : el("span"),
-      el("span", { class: "preview" }, dialog.top ? dialog.top.text : "")))));
+      el("span", { class: "preview" }, preview(dialog.top))))));
 }
 
 $("open-form").addEventListener("submit", async (event) => {
@@ -205,7 +263,8 @@ $("open-form").addEventListener("submit", async (event) => {
 async function openChat(chat) {
   state.chat = chat;
   state.messages.clear();
-  $("chat-title").textContent = userName(chat);
+  $("chat-title").textContent = chatName(chat);
+  $("add-member-form").hidden = chat > 0;
   $("text").disabled = $("send").disabled = false;
   const dialog = state.dialogs.get(chat);
   if (dialog) dialog.unread = 0;
@@ -213,6 +272,7 @@ async function openChat(chat) {
   const result = await rpc("history", { chat });
   if (state.chat !== chat) return;
   rememberUsers(result.users);
+  rememberChats(result.chats);
   for (const message of result.messages) state.messages.set(message.id, message);
   state.more = result.more;
   $("messages").replaceChildren(...result.messages.map(renderMessage));
@@ -268,6 +328,7 @@ async function send(text) {
 }
 
 function onUpdate(update) {
+  if (update.type === "user") { onUserRenamed(update.user); return; }
   if (update.type === "delete") {
     for (const id of update.ids) {
       if (state.messages.delete(id)) document.querySelector(`#messages [data-id="${id}"]`)?.remove();
@@ -282,6 +343,7 @@ function onUpdate(update) {
   state.dialogs.set(message.chat, dialog);
   renderDialogs();
   if (message.chat !== state.chat) return;
+  $("chat-title").textContent = chatName(message.chat);  // a group's new title
   const old = document.querySelector(`#messages [data-id="${message.id}"]`);
   state.messages.set(message.id, message);
   if (old) {
@@ -293,9 +355,42 @@ function onUpdate(update) {
   renderReplyKeyboard();
 }
 
+function serviceText(message) {
+  const s = message.service;
+  const who = message.out ? "You" : shortName(message.from);
+  const names = (s.users || []).map((id) => (state.me && id === state.me.id ? "you" : shortName(id))).join(", ");
+  switch (s.kind) {
+    case "create": return `${who} created the group «${s.title}»`;
+    case "add": return `${who} added ${names}`;
+    case "remove": return s.users.length === 1 && s.users[0] === message.from ? `${who} left the group` : `${who} removed ${names}`;
+    case "title": return `${who} changed the group name to «${s.title}»`;
+    case "join": return `${who} joined the group by link`;
+    default: return `${who}: ${s.name}`;
+  }
+}
+
+// A renamed user (updateUserName): every place that shows the name follows.
+function onUserRenamed(user) {
+  const known = state.users.get(user.id) || { id: user.id, bot: false };
+  state.users.set(user.id, { ...known, name: user.name, username: user.username });
+  if (state.me && state.me.id === user.id) showMe({ ...state.me, name: user.name, username: user.username });
+  for (const node of document.querySelectorAll(`#messages .sender[data-user="${user.id}"]`)) node.textContent = user.name;
+  for (const message of state.messages.values()) {
+    if (message.service) document.querySelector(`#messages [data-id="${message.id}"] .bubble`)?.replaceChildren(serviceText(message));
+  }
+  if (state.chat !== null) $("chat-title").textContent = chatName(state.chat);
+  renderDialogs();
+}
+
 function renderMessage(message) {
+  if (message.service) {
+    return el("li", { class: "msg service", dataset: { id: message.id } },
+      el("div", { class: "bubble" }, serviceText(message)));
+  }
+  const sender = message.chat < 0 && !message.out && message.from
+    ? el("div", { class: "sender", dataset: { user: message.from } }, shortName(message.from)) : null;
   const item = el("li", { class: message.out ? "msg out" : "msg in", dataset: { id: message.id } },
-    el("div", { class: "bubble" }, ...renderText(message.text, message.entities)),
+    el("div", { class: "bubble" }, sender, ...renderText(message.text, message.entities)),
     el("div", { class: "meta" }, (message.edit_date ? "edited " : "") + time(message.edit_date || message.date)));
   if (message.markup && message.markup.kind === "inline") item.append(renderInlineKeyboard(message));
   return item;
@@ -363,7 +458,7 @@ function inlineButton(message, button) {
   else if (button.kind === "url") node.addEventListener("click", () => confirmUrl(button.url));
   else if (button.kind === "switch_inline") {
     node.addEventListener("click", () => {
-      const bot = state.users.get(message.from);
+      const bot = state.users.get(message.via_bot || message.from);
       $("text").value = `@${bot && bot.username ? bot.username : ""} ${button.query || ""}`;
       $("text").focus();
     });
@@ -451,18 +546,21 @@ async function press(message, button, node) {
   if (node.classList.contains("busy")) return;
   const started = performance.now();
   const key = `${message.chat}:${message.id}:${button.data}`;
+  // The bot asked: the one the message was sent via, or its sender (in a group, or a
+  // private chat's other side).
+  const bot = message.via_bot || (message.chat < 0 ? message.from : message.chat);
   const cached = state.answers.get(key);
   if (cached && cached.until > Date.now()) {
     // As Telegram's apps do: within cache_time the answer is shown again, the bot not asked.
     showAnswer(cached.answer);
-    addPress({ cached: true, bot_name: userName(message.chat), msg_id: message.id,
+    addPress({ cached: true, bot_name: userName(bot), msg_id: message.id,
                shown_ms: performance.now() - started, user: state.me ? state.me.name : "" });
     return;
   }
   node.classList.add("busy");
   node.setAttribute("aria-busy", "true");
   try {
-    const answer = await rpc("press", { chat: message.chat, msg_id: message.id, data: button.data });
+    const answer = await rpc("press", { chat: message.chat, msg_id: message.id, data: button.data, bot });
     if (answer.cache_time > 0) state.answers.set(key, { answer, until: Date.now() + answer.cache_time * 1000 });
     showAnswer(answer);
     const shown = performance.now() - started;
@@ -511,6 +609,72 @@ function confirmUrl(url) {
   $("confirm-url").showModal();
 }
 $("confirm-open").addEventListener("click", () => $("confirm-url").close("open"));
+
+// -- profile -------------------------------------------------------------------------------
+
+$("profile-open").addEventListener("click", () => {
+  const me = state.me;
+  if (!me) return;
+  $("profile-first").value = me.first_name || "";
+  $("profile-last").value = me.last_name || "";
+  $("profile-username").value = me.username || "";
+  $("profile-error").textContent = "";
+  $("profile").showModal();
+  $("profile-first").focus();
+});
+
+$("profile-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  $("profile-error").textContent = "";
+  try {
+    const result = await rpc("profile", {
+      first_name: $("profile-first").value, last_name: $("profile-last").value,
+      username: $("profile-username").value,
+    });
+    showMe({ ...state.me, ...result.me });
+    $("profile").close();
+  } catch (e) { $("profile-error").textContent = e.message; }
+});
+$("profile-cancel").addEventListener("click", () => $("profile").close());
+
+// -- groups --------------------------------------------------------------------------------
+
+const usernames = (text) => text.split(/[\s,]+/).map((n) => n.trim()).filter(Boolean);
+
+$("group-open").addEventListener("click", () => {
+  $("group-error").textContent = "";
+  $("new-group").showModal();
+  $("group-title").focus();
+});
+$("group-cancel").addEventListener("click", () => $("new-group").close());
+
+$("group-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  $("group-error").textContent = "";
+  try {
+    const result = await rpc("create_group", {
+      title: $("group-title").value, usernames: usernames($("group-members").value),
+    });
+    rememberUsers(result.users);
+    rememberChats(result.chats);
+    $("new-group").close();
+    $("group-title").value = $("group-members").value = "";
+    for (const message of result.messages) onUpdate({ type: "message", message });
+    await openChat(result.chat);
+  } catch (e) { $("group-error").textContent = e.message; }
+});
+
+$("add-member-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  $("add-member-error").textContent = "";
+  try {
+    const result = await rpc("add_member", { chat: state.chat, username: $("add-member").value.trim() });
+    rememberUsers(result.users);
+    rememberChats(result.chats);
+    $("add-member").value = "";
+    for (const message of result.messages) onUpdate({ type: "message", message });
+  } catch (e) { $("add-member-error").textContent = e.message; }
+});
 
 // -- the live panel -------------------------------------------------------------------------
 

@@ -1,7 +1,9 @@
-"""MTProto layer: what protocol code takes from outside — time and randomness.
+"""Root module: time and randomness, as every layer takes them from outside.
 
-Protocol code never reads the system clock or ``os.urandom`` itself: drivers pass these in,
-tests pass a fake clock they advance and seeded randomness (``loopgram.mtproto.deps``).
+Protocol code, services and storage never read the system clock or ``os.urandom``
+themselves: whoever builds them passes these in (drivers the system ones, tests a
+:class:`FakeClock` they advance and :func:`seeded_random`). It stands on nothing of ours, so
+that services and storage need not import ``mtproto`` for them.
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ import random
 import time
 from collections.abc import Callable
 
+__all__ = ["Clock", "FakeClock", "RandomBytes", "seeded_random", "system_clock", "system_random"]
+
 Clock = Callable[[], float]
-"""Returns the current Unix time in seconds (float)."""
+"""Returns the current Unix time in seconds (float); storage truncates it to whole seconds."""
 
 RandomBytes = Callable[[int], bytes]
 """Returns n random bytes."""

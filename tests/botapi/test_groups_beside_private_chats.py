@@ -1,6 +1,6 @@
-"""Bot API: a bot of the gateway that is added to a basic group, before the gateway has the
-group chat types -- the group's messages and presses are left out of its queue quietly, and
-its private chats go on as before (the hub's sink never fails on them)."""
+"""Bot API: a bot of the gateway that is added to a basic group -- the group's updates reach
+its queue with the group chat types, in order with its private chats, and the hub's sink
+never fails on them."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ import logging
 
 import pytest
 
-from loopgram.server.app import LoopgramServer
+from loopgram.node import LoopgramServer
 from loopgram.tl import types
 
 from .conftest import Api, Chat
 
 
-async def test_group_messages_do_not_break_a_gateway_bots_queue(
+async def test_group_and_private_updates_share_the_queue_with_their_chat_types(
     server: LoopgramServer, api: Api, chat: Chat, caplog: pytest.LogCaptureFixture
 ) -> None:
     await api.ok("getMe")  # the bot is known to the gateway from its first call
@@ -27,5 +27,16 @@ async def test_group_messages_do_not_break_a_gateway_bots_queue(
         chats.send_message(chat.user, group.id, "/start", random_id=1000)
         chat.say("hello in private")
         updates = await api.ok("getUpdates")
-    assert [u["message"]["text"] for u in updates] == ["hello in private"]
+    shown = [
+        (kind, body["chat"]["type"], body["chat"]["id"], body.get("text"))
+        for update in updates
+        for kind, body in update.items()
+        if kind != "update_id"
+    ]
+    assert shown == [
+        ("my_chat_member", "group", -group.id, None),
+        ("message", "group", -group.id, None),  # group_chat_created
+        ("message", "group", -group.id, "/start"),
+        ("message", "private", chat.user.id, "hello in private"),
+    ]
     assert not [r for r in caplog.records if "update sink" in r.getMessage()]

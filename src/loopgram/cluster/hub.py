@@ -1,0 +1,128 @@
+"""Cluster layer: update fan-out between server processes over Redis pub/sub (minimal).
+
+``RedisHub`` is an ``UpdateHub`` (``loopgram.server.hub``): it delivers to the sessions of
+this process through a ``LocalHub`` and publishes every update on one channel,
+``{prefix}updates``, which every process of the cluster reads and hands to its own sessions of
+that account. So a bot connected to one process gets the press a user made on another, and a
+user sees the bot's message wherever each is connected.
+
+Deliberately minimal, the first step of the fan-out:
+
+- one channel for all accounts: every process reads every update (fine for a few processes;
+  per-account channels would lift it);
+- presence is not shared: ``online`` answers ``True`` for every account, so services never
+  skip an account that is connected elsewhere -- at the cost of rendering updates for
+  accounts nobody is connected to (they are in the log for ``getDifference`` either way);
+- ``publish`` is synchronous like the rules that call it: a writer task sends the updates to
+  Redis in the order they were published; pub/sub is at-most-once, so a process that is
+  unreachable for a moment misses what was said meanwhile, and its clients catch up with
+  ``updates.getDifference`` as after any gap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import struct
+import uuid
+from collections.abc import Hashable
+from typing import Any, Final
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from loopgram import tl
+from loopgram.cluster.pubsub import Listener
+from loopgram.server.hub import LocalHub, Subscription, UpdateSink
+from loopgram.tl.abcs import Updates
+
+log = logging.getLogger(__name__)
+
+_HEADER: Final = struct.Struct("<qB")
+"""account id, length of the sending process's id; then that id and the updates' TL bytes."""
+
+
+class RedisHub:
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        prefix: str = "loopgram:",
+        node_id: str | None = None,
+        owns_client: bool = False,
+    ) -> None:
+        self._redis = redis
+        self._channel = f"{prefix}updates"
+        self.node_id = node_id or uuid.uuid4().hex
+        self._origin = self.node_id.encode()
+        if len(self._origin) > 255:
+            raise ValueError("node_id is longer than 255 bytes")
+        self._owns_client = owns_client
+        self._local = LocalHub()
+        self._outbox: asyncio.Queue[bytes] = asyncio.Queue()
+        self._listener: Listener | None = None
+        self._writer: asyncio.Task[None] | None = None
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> RedisHub:
+        return cls(Redis.from_url(url), owns_client=True, **options)
+
+    async def start(self) -> None:
+        """Listen to the other processes (returns once subscribed; raises if Redis cannot be
+        reached) and start the writer."""
+        self._listener = Listener(self._redis, self._channel, self._received)
+        try:
+            await self._listener.ready()
+        except BaseException:
+            await self.aclose()
+            raise
+        self._writer = asyncio.ensure_future(self._write())
+
+    async def aclose(self) -> None:
+        if self._writer is not None:
+            self._writer.cancel()
+            await asyncio.gather(self._writer, return_exceptions=True)
+            self._writer = None
+        if self._listener is not None:
+            await self._listener.aclose()
+            self._listener = None
+        if self._owns_client:
+            await self._redis.aclose()
+
+    # -- UpdateHub --------------------------------------------------------------------------------
+
+    def subscribe(self, account_id: int, key: Hashable, sink: UpdateSink) -> Subscription:
+        return self._local.subscribe(account_id, key, sink)
+
+    def publish(self, account_id: int, updates: Updates, *, exclude: Hashable = None) -> int:
+        delivered = self._local.publish(account_id, updates, exclude=exclude)
+        self._outbox.put_nowait(
+            _HEADER.pack(account_id, len(self._origin)) + self._origin + bytes(updates)
+        )
+        return delivered
+
+    def online(self, account_id: int) -> bool:
+        # Presence is not shared between processes yet: anyone may be connected elsewhere.
+        return True
+
+    # -- internals --------------------------------------------------------------------------------
+
+    async def _write(self) -> None:
+        while True:
+            message = await self._outbox.get()
+            try:
+                await self._redis.publish(self._channel, message)
+            except RedisError:
+                log.warning("could not publish an update to the other processes", exc_info=True)
+
+    def _received(self, data: bytes) -> None:
+        try:
+            account_id, origin_len = _HEADER.unpack_from(data)
+            start = _HEADER.size
+            if data[start : start + origin_len] == self._origin:
+                return  # our own: delivered here when published
+            updates = tl.read(data[start + origin_len :])
+        except (struct.error, tl.TLDecodeError):
+            log.warning("dropped an undecodable update on %s", self._channel, exc_info=True)
+            return
+        self._local.publish(account_id, updates)
