@@ -334,6 +334,7 @@ def _serve(args: argparse.Namespace) -> int:
             limits=settings.limits,
             bot_api_port=settings.bot_api_port,
             redis_url=args.redis,
+            redis_prefix=args.redis_prefix,
         )
         try:
             await server.start()
@@ -647,6 +648,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="URL",
         default=None,
         help="several processes: share pending calls and updates through Redis (redis://...)",
+    )
+    serve.add_argument(
+        "--redis-prefix",
+        metavar="PREFIX",
+        default="loopgram:",
+        help="the Redis keys and channels of this installation (default loopgram:)",
     )
     serve.add_argument(
         "--answer-timeout",

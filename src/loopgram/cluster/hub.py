@@ -32,7 +32,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from loopgram import tl
-from loopgram.cluster.pubsub import Listener
+from loopgram.cluster.pubsub import Listener, client_for
 from loopgram.server.hub import LocalHub, Subscription, UpdateSink
 from loopgram.tl.abcs import Updates
 
@@ -65,7 +65,7 @@ class RedisHub:
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> RedisHub:
-        return cls(Redis.from_url(url), owns_client=True, **options)
+        return cls(client_for(url), owns_client=True, **options)
 
     async def start(self) -> None:
         """Listen to the other processes (returns once subscribed; raises if Redis cannot be

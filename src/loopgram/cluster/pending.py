@@ -38,7 +38,7 @@ from redis.exceptions import RedisError
 
 from loopgram import tl
 from loopgram.clock import Clock
-from loopgram.cluster.pubsub import Listener
+from loopgram.cluster.pubsub import Listener, client_for
 from loopgram.server.pending import (
     CallKind,
     DeadlineMap,
@@ -113,7 +113,7 @@ class RedisPendingCalls:
     @classmethod
     def from_url(cls, url: str, clock: Clock, **options: Any) -> RedisPendingCalls:
         """A table over its own client for ``url`` (``redis://host:port/db``)."""
-        return cls(Redis.from_url(url), clock, owns_client=True, **options)
+        return cls(client_for(url), clock, owns_client=True, **options)
 
     # -- PendingCalls ---------------------------------------------------------------------------
 

@@ -12,13 +12,28 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import RedisError
 
 log = logging.getLogger(__name__)
 
 RECONNECT_DELAY = 0.5
 """Seconds between reads while the connection is down (real time: this is a driver)."""
+
+
+POOL_SIZE = 64
+"""Connections of one process's client. Commands beyond them wait for a free one: redis-py's
+default pool refuses with ``MaxConnectionsError`` past 100 commands in flight, which 100 users
+pressing at once reach (one ``SET`` each, plus the bots' answers and the fan-out)."""
+
+POOL_WAIT = 10.0
+"""Seconds a command may wait for a free connection before it fails."""
+
+
+def client_for(url: str) -> Redis:
+    """A client for ``url`` (``redis://host:port/db``) whose pool waits instead of refusing."""
+    pool = BlockingConnectionPool.from_url(url, max_connections=POOL_SIZE, timeout=POOL_WAIT)
+    return Redis.from_pool(pool)
 
 
 class Listener:

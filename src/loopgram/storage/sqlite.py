@@ -1311,26 +1311,31 @@ def _migrate(db: _Db, migrations: Sequence[Migration]) -> list[int]:
                 f"migration {version} is recorded as {name!r}, expected {known[version]!r}: "
                 "not a database of this loopgram"
             )
-    applied = []
-    for m in migrations:
-        if m.version in recorded:
-            continue
-        try:
-            with db.write() as conn:
-                # Another process may have applied it since we looked: check under the lock.
-                if _one(conn, "SELECT 1 FROM schema_migrations WHERE version = ?", (m.version,)):
+    missing = [m for m in migrations if m.version not in recorded]
+    if not missing:
+        return []
+    applied: list[int] = []
+    current = missing[0]
+    try:
+        # Every missing step in one write transaction: two openers starting at once queue on
+        # the lock, and the second finds all of them done (one step per transaction let them
+        # share the steps between them).
+        with db.write() as conn:
+            done = {version for (version,) in _all(conn, "SELECT version FROM schema_migrations")}
+            for current in missing:
+                if current.version in done:
                     continue
-                for statement in m.statements():
+                for statement in current.statements():
                     conn.execute(statement)
                 conn.execute(
                     "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-                    (m.version, m.name, db.now()),
+                    (current.version, current.name, db.now()),
                 )
-        except StorageBusy:
-            raise
-        except StorageError as e:
-            raise SchemaError(f"migration {m.version} ({m.name}) failed: {e}") from e
-        applied.append(m.version)
+                applied.append(current.version)
+    except StorageBusy:
+        raise
+    except StorageError as e:
+        raise SchemaError(f"migration {current.version} ({current.name}) failed: {e}") from e
     return applied
 
 

@@ -9,6 +9,11 @@ Installed with loopgram, it gives every test suite:
   loop can use it. Stopped after the test.
 - ``loopgram_rsa_key`` -- one RSA key for the whole run (generating one costs ~0.1 s), used
   by every ``loopgram_server``.
+- ``loopgram_cluster`` -- three ``loopgram serve`` processes on a throwaway PostgreSQL schema
+  and Redis prefix (:class:`~loopgram.testing.cluster.ServerCluster`; needs
+  ``LOOPGRAM_TEST_POSTGRES`` and ``LOOPGRAM_TEST_REDIS``), options from the marker
+  ``@pytest.mark.loopgram_cluster(size=..., answer_timeout=...)``; the nodes' output in the
+  report of a failing test.
 - the marker ``@pytest.mark.loopgram(**options)``: options of
   :class:`~loopgram.node.LoopgramServer` for that test's server, e.g.
   ``answer_timeout=1.0`` (the callback-answer window), ``clock=FakeClock(...)``,
@@ -46,12 +51,15 @@ if TYPE_CHECKING:
     # Imported lazily below: pytest loads this plugin in every run of every suite where
     # loopgram is installed, and should not pay for the server stack unless it is used.
     from loopgram.crypto import RsaPrivateKey
+    from loopgram.testing.cluster import ServerCluster
     from loopgram.testing.server import ServerThread
 
-__all__ = ["loopgram_rsa_key", "loopgram_server"]
+__all__ = ["loopgram_cluster", "loopgram_rsa_key", "loopgram_server"]
 
 _SERVERS = pytest.StashKey[list["ServerThread"]]()
 """The fixture's servers of a test item, whose log goes into its failure report."""
+_CLUSTER = pytest.StashKey["ServerCluster"]()
+"""The ``loopgram_cluster`` of a test item, whose nodes' output goes into its failure report."""
 _SHOWN = pytest.StashKey[dict[int, int]]()
 """Per server (by ``id``): how many of its records a report of this item already showed."""
 
@@ -86,6 +94,10 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "loopgram(**options): options of the LoopgramServer behind the loopgram_server fixture",
+    )
+    config.addinivalue_line(
+        "markers",
+        "loopgram_cluster(**options): options of the ServerCluster behind loopgram_cluster",
     )
 
 
@@ -131,6 +143,29 @@ def loopgram_server(
         server.stop()
 
 
+@pytest.fixture
+def loopgram_cluster(request: pytest.FixtureRequest) -> Iterator[ServerCluster]:
+    """Three ``loopgram serve`` processes on a throwaway PostgreSQL schema and Redis prefix
+    (:class:`~loopgram.testing.cluster.ServerCluster`; ``LOOPGRAM_TEST_POSTGRES`` and
+    ``LOOPGRAM_TEST_REDIS`` name the services, the test fails without them). The marker
+    ``@pytest.mark.loopgram_cluster(size=..., answer_timeout=...)`` sets its options."""
+    from loopgram.testing.cluster import ServerCluster
+    from loopgram.testing.postgres import MissingService
+
+    marker = request.node.get_closest_marker("loopgram_cluster")
+    options: dict[str, Any] = dict(marker.kwargs) if marker is not None else {}
+    cluster = ServerCluster(**options)
+    try:
+        cluster.start()
+    except MissingService as e:
+        pytest.fail(str(e), pytrace=False)
+    request.node.stash[_CLUSTER] = cluster
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
@@ -138,6 +173,9 @@ def pytest_runtest_makereport(
     """A failed phase of a test that used ``loopgram_server`` reports what the server logged
     since the last report of that test that showed it."""
     report = yield
+    cluster = item.stash.get(_CLUSTER, None)
+    if report.failed and cluster is not None:
+        report.sections.append((f"loopgram cluster output {report.when}", cluster.output()))
     servers = item.stash.get(_SERVERS, None)
     if report.failed and servers:
         shown = item.stash.setdefault(_SHOWN, {})
