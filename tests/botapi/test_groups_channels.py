@@ -225,3 +225,100 @@ async def test_channel_errors_have_the_official_texts(
         assert (status, body["description"]) == (code, description), method
     assert await api.ok("leaveChat", chat_id=made.chat_id) is True
     assert server.storage.channels.member(made.id, made.bot.id) is None
+
+
+async def test_a_migrated_group_answers_with_its_supergroup_as_officially(
+    server: LoopgramServer, api: Api, chat: Chat
+) -> None:
+    await api.ok("getMe")
+    chats = server.core.services.chats
+    bot_input = types.InputUser(user_id=chat.bot.id, access_hash=chat.bot.access_hash)
+    created = chats.create(chat.user, [bot_input], "Club", origin=None)
+    assert isinstance(created.updates, types.Updates)
+    group_id = created.updates.chats[0].id
+    await _updates(api)
+    record, _ = server.core.services.channels.migrate_chat(chat.user, group_id)
+    chats.migrated(chat.user, group_id, record.id, origin=None)
+
+    moved = [u["message"] for u in await _updates(api) if "message" in u]
+    assert [m.get("migrate_from_chat_id") for m in moved] == [-group_id, None]
+    assert moved[1]["migrate_to_chat_id"] == _bot_api_id(record.id)
+    for method, params in (
+        ("sendMessage", {"text": "hi"}),
+        ("sendChatAction", {"action": "typing"}),
+        ("getChatAdministrators", {}),
+    ):
+        status, body = await api.call(method, chat_id=-group_id, **params)
+        assert (status, body) == (
+            400,
+            {
+                "ok": False,
+                "error_code": 400,
+                "description": "Bad Request: group chat was upgraded to a supergroup chat",
+                "parameters": {"migrate_to_chat_id": _bot_api_id(record.id)},
+            },
+        ), method
+    # Reading the old group still works, as officially.
+    assert (await api.ok("getChat", chat_id=-group_id))["type"] == "group"
+    sent = await api.ok("sendMessage", chat_id=_bot_api_id(record.id), text="here now")
+    assert sent["chat"]["type"] == "supergroup"
+
+
+def _kinds(updates: list[dict[str, Any]]) -> list[str]:
+    return [next(k for k in u if k != "update_id") for u in updates]
+
+
+def _statuses(change: dict[str, Any]) -> tuple[str, str]:
+    return change["old_chat_member"]["status"], change["new_chat_member"]["status"]
+
+
+async def test_a_bot_added_to_a_channel_as_admin_and_removed_gets_my_chat_member(
+    api: Api, channel: Channel
+) -> None:
+    added = await _updates(api)
+    assert _kinds(added) == ["my_chat_member", "my_chat_member"]
+    joined, promoted = (u["my_chat_member"] for u in added)
+    assert joined["chat"] == {"id": channel.chat_id, "title": "News", "type": "channel"}
+    assert joined["from"]["id"] == channel.owner.id
+    assert _statuses(joined) == ("left", "member")
+    assert _statuses(promoted) == ("member", "administrator")
+    assert promoted["new_chat_member"]["user"]["id"] == channel.bot.id
+    assert promoted["new_chat_member"]["can_post_messages"] is True
+
+    channel.service.edit_banned(
+        channel.owner,
+        channel.input(channel.owner),
+        types.InputPeerUser(user_id=channel.bot.id, access_hash=channel.bot.access_hash),
+        types.ChatBannedRights(view_messages=True, until_date=0),
+    )
+    (removed,) = await _updates(api)
+    assert _statuses(removed["my_chat_member"]) == ("administrator", "kicked")
+    assert removed["my_chat_member"]["chat"]["id"] == channel.chat_id
+
+
+async def test_a_bot_promoted_in_a_supergroup_gets_my_chat_member_then_chat_member_updates(
+    server: LoopgramServer, api: Api, supergroup: Channel
+) -> None:
+    await _updates(api)
+    supergroup.promote_bot()
+    (promoted,) = await _updates(
+        api, allowed_updates='["message", "chat_member", "my_chat_member"]'
+    )
+    change = promoted["my_chat_member"]
+    assert change["chat"]["type"] == "supergroup"
+    assert _statuses(change) == ("member", "administrator")
+    assert change["new_chat_member"]["can_delete_messages"] is True
+
+    newcomer = server.create_user("15550077", "Eve")
+    supergroup.service.invite(
+        supergroup.owner, supergroup.input(supergroup.owner), [supergroup.user(newcomer)]
+    )
+    found = await _updates(api)
+    assert _kinds(found) == ["chat_member", "message"]
+    other = found[0]["chat_member"]
+    assert other["new_chat_member"]["user"]["id"] == newcomer.id
+    assert _statuses(other) == ("left", "member")
+    # Without ``chat_member`` in allowed_updates (the default), the bot is not told of others.
+    await api.ok("getUpdates", allowed_updates="[]")
+    supergroup.service.leave(newcomer, supergroup.input(newcomer))
+    assert _kinds(await _updates(api)) == ["message"]

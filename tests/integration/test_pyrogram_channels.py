@@ -1,8 +1,8 @@
 """A supergroup and a channel with a Pyrogram-family client (kurigram): a user creates a
 supergroup with a bot, says a command there, the bot (privacy on, so it sees only the
 command) answers with a keyboard, the user presses and the bot sees the press in the
-supergroup; a bot the channel's owner made an admin posts with a keyboard and the owner
-presses it."""
+supergroup; a bot the channel's owner made an admin posts with a keyboard, and the owner
+and a subscriber who joined the public channel press it."""
 
 from __future__ import annotations
 
@@ -78,7 +78,7 @@ async def test_pyrogram_user_presses_a_bots_button_in_a_supergroup(
         await asyncio.gather(bot.stop(), user.stop())
 
 
-async def test_pyrogram_owner_presses_the_post_of_a_bot_made_channel_admin(
+async def test_pyrogram_owner_and_subscriber_press_the_post_of_a_bot_made_channel_admin(
     loopgram_server: ServerThread,
 ) -> None:
     from pyrogram.types import ChatPrivileges, InlineKeyboardButton, InlineKeyboardMarkup
@@ -86,6 +86,9 @@ async def test_pyrogram_owner_presses_the_post_of_a_bot_made_channel_admin(
     token = loopgram_server.create_bot("pyronewsbot")
     bot = pyrogram_client(loopgram_server, "cbot", bot_token=token)
     owner = pyrogram_client(loopgram_server, "cowner", phone_number="+15550299", phone_code="12345")
+    subscriber = pyrogram_client(
+        loopgram_server, "csub", phone_number="+15550300", phone_code="12345"
+    )
     presses: list[Any] = []
 
     @bot.on_callback_query()
@@ -95,6 +98,7 @@ async def test_pyrogram_owner_presses_the_post_of_a_bot_made_channel_admin(
 
     await within(bot.start(), 30)
     await within(owner.start(), 30)
+    await within(subscriber.start(), 30)
     try:
         channel = await within(owner.create_channel("Pyro news"))
         await within(owner.add_chat_members(channel.id, ["pyronewsbot"]))
@@ -125,5 +129,17 @@ async def test_pyrogram_owner_presses_the_post_of_a_bot_made_channel_admin(
         assert answer.alert and answer.message == "more soon"
         (query,) = presses
         assert query.message.chat.id == channel.id
+
+        await within(owner.set_chat_username(channel.id, "pyro_news"))
+        await within(subscriber.join_chat("pyro_news"))
+        seen = await _newest_with_keyboard(subscriber, channel.id)
+        assert seen.id == post.id
+        answer = await within(seen.click(0))
+        assert answer.message == "more soon"
+        first, second = presses
+        assert [q.from_user.id for q in presses] == [owner.me.id, subscriber.me.id]
+        # One chat: one chat_instance for everyone who presses there.
+        assert second.chat_instance == first.chat_instance
+        assert second.message.chat.id == channel.id
     finally:
-        await asyncio.gather(bot.stop(), owner.stop())
+        await asyncio.gather(bot.stop(), owner.stop(), subscriber.stop())

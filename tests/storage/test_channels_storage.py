@@ -166,6 +166,17 @@ def test_history_pages_like_get_history(storage: Storage) -> None:
     assert ids(limit=0) == []
 
 
+def test_message_count_counts_what_the_channel_holds(storage: Storage) -> None:
+    alice = storage.accounts.create_user("+1001", "Alice")
+    channel = storage.channels.create(alice.id, "One", about="", megagroup=True, date=5)
+    assert storage.channels.message_count(channel.id) == 0
+    for i in range(4):
+        storage.channels.post(channel.id, sender_id=alice.id, text=str(i), render_update=_new)
+    storage.channels.delete(channel.id, [2], render_update=_deleted)
+    assert storage.channels.message_count(channel.id) == 3
+    assert storage.channels.message_count(channel.id + 1) == 0
+
+
 def test_edits_and_deletions_take_the_next_pts(storage: Storage) -> None:
     alice = storage.accounts.create_user("+1001", "Alice")
     channel = storage.channels.create(alice.id, "One", about="", megagroup=True, date=5)

@@ -127,3 +127,15 @@ def test_making_a_member_admin_bumps_the_version_once(storage: Storage) -> None:
     assert storage.chats.set_admin(chat.id, bot.id, False).version == 3
     with pytest.raises(AccountNotFound):
         storage.chats.set_admin(chat.id, outsider.id, True)
+
+
+def test_a_migrated_chat_remembers_its_supergroup(storage: Storage) -> None:
+    alice = storage.accounts.create_user("+1001", "Alice")
+    chat, _ = storage.chats.create(alice.id, "Club", [], date=5)
+    assert chat.migrated_to is None
+    moved = storage.chats.set_migrated_to(chat.id, 1_700_000_001)
+    assert moved.migrated_to == 1_700_000_001
+    found = storage.chats.get(chat.id)
+    assert found is not None and found.migrated_to == 1_700_000_001
+    with pytest.raises(ChatNotFound):
+        storage.chats.set_migrated_to(chat.id + 1000, 1_700_000_001)

@@ -15,10 +15,14 @@ someone else removed it. Posting in a channel needs an administrator.
 
 Membership changes reach the bot as the official server forms them from the updates
 Telegram gives bots: ``my_chat_member`` when the bot itself is added, removed, promoted or
-demoted in a basic group (added or removed in a supergroup), ``chat_member`` for other
-members when the bot is an administrator (and lists ``chat_member`` in
-``allowed_updates``), besides the service message itself. A channel's posts are
-``channel_post`` / ``edited_channel_post``. Which messages the bot gets at all is the
+demoted, ``chat_member`` for other members when the bot is an administrator (and lists
+``chat_member`` in ``allowed_updates``). In a basic group they are read off the service
+messages and ``updateChatParticipantAdmin``; in a supergroup or channel off
+``updateChannelParticipant`` (the participant before and after), which also covers a
+broadcast channel, where no service message says who came or went. A channel's posts are
+``channel_post`` / ``edited_channel_post``. A basic group that became a supergroup answers
+writes and member lists with the official ``group chat was upgraded to a supergroup chat``
+and the new id in ``parameters.migrate_to_chat_id``. Which messages the bot gets at all is the
 services' privacy rule, applied when the message is sent.
 """
 
@@ -30,7 +34,7 @@ from typing import TYPE_CHECKING, Final
 
 from loopgram import tl
 from loopgram.botapi import objects
-from loopgram.botapi.errors import bad_request, error
+from loopgram.botapi.errors import bad_request, error, group_upgraded
 from loopgram.botapi.objects import JsonObject
 from loopgram.botapi.request import Params
 from loopgram.server.services.channels import render_channel_message
@@ -63,6 +67,8 @@ class Group:
     member: Participant | None
     """The bot's membership; ``None`` once it left or was removed."""
     kicked: bool
+    migrated_to: int | None = None
+    """The supergroup the group became (``messages.migrateChat``): it is deactivated."""
 
     @property
     def id(self) -> int:
@@ -73,6 +79,10 @@ class Group:
         return types.InputPeerChat(chat_id=self.chat.id)
 
     def require_member(self) -> Participant:
+        # As officially, a deactivated group answers with its successor before anything
+        # else, even to a bot that was no longer in it.
+        if self.migrated_to is not None:
+            raise group_upgraded(objects.channel_chat_id(self.migrated_to))
         if self.member is None:
             raise error(403, KICKED if self.kicked else NOT_A_MEMBER)
         return self.member
@@ -177,7 +187,7 @@ def load(gw: BotApiGateway, bot: Account, chat_id: int) -> Group:
         raise bad_request("chat not found")
     member = gw.storage.chats.participant(chat_id, bot.id)
     kicked = member is None and _kicked(gw, bot.id, chat_id)
-    return Group(chat, record.creator_id, member, kicked)
+    return Group(chat, record.creator_id, member, kicked, record.migrated_to)
 
 
 def load_channel(gw: BotApiGateway, bot: Account, channel_id: int) -> Channel:
@@ -580,7 +590,55 @@ def group_updates(
         return [("callback_query", objects.callback_query_to_api(update, users, shown))]
     if isinstance(update, types.UpdateChatParticipantAdmin):
         return _admin_updates(gw, bot, update, users, chats)
+    if isinstance(update, types.UpdateChannelParticipant):
+        return _channel_participant_updates(gw, bot, update, users, chats)
     return None
+
+
+def _participant_status(
+    participant: abcs.ChannelParticipant | None, *, megagroup: bool
+) -> tuple[str, JsonObject | None]:
+    """A ``ChatMember`` status (and an administrator's rights) of a TL channel participant;
+    none: the user is not in the channel."""
+    if isinstance(participant, types.ChannelParticipantCreator):
+        return "creator", None
+    if isinstance(participant, types.ChannelParticipantAdmin):
+        rights = participant.admin_rights
+        if not isinstance(rights, types.ChatAdminRights):
+            rights = types.ChatAdminRights()
+        return "administrator", objects.admin_rights_to_api(rights, megagroup=megagroup)
+    if isinstance(participant, types.ChannelParticipantBanned):
+        return "kicked", None
+    if isinstance(participant, types.ChannelParticipant | types.ChannelParticipantSelf):
+        return "member", None
+    return "left", None
+
+
+def _channel_participant_updates(
+    gw: BotApiGateway,
+    bot: _Bot,
+    update: types.UpdateChannelParticipant,
+    users: Mapping[int, JsonObject],
+    chats: Mapping[int, JsonObject],
+) -> list[Item]:
+    """``my_chat_member`` (the bot itself) or ``chat_member`` (another member; the services
+    send those to administrator bots only) in a supergroup or channel."""
+    chat = chats.get(objects.channel_chat_id(update.channel_id))
+    record = gw.storage.channels.get(update.channel_id)
+    if chat is None or record is None:
+        return []
+    actors = gw.storage.accounts.get_many(list(dict.fromkeys([update.actor_id, update.user_id])))
+    rendered = _render_users(gw, bot, actors)
+    actor, user = rendered.get(update.actor_id), rendered.get(update.user_id)
+    if actor is None or user is None:
+        return []
+    old, old_rights = _participant_status(update.prev_participant, megagroup=record.megagroup)
+    new, new_rights = _participant_status(update.new_participant, megagroup=record.megagroup)
+    # Only administrator bots are sent another member's change.
+    item = _member_item(
+        bot, True, chat, actor, update.date, user, old, new, rights=(old_rights, new_rights)
+    )
+    return [] if item is None else [item]
 
 
 def _member_item(
@@ -592,9 +650,11 @@ def _member_item(
     user: JsonObject,
     old: str,
     new: str,
+    rights: tuple[JsonObject | None, JsonObject | None] = (None, None),
 ) -> Item | None:
     """``my_chat_member`` for the bot itself; ``chat_member`` for another member while the
-    bot is an administrator of the group (``bot_admin``); otherwise nothing."""
+    bot is an administrator of the group (``bot_admin``); otherwise nothing. ``rights``:
+    an administrator's before and after (a basic group's fixed set when not given)."""
     if user["id"] == bot.account.id:
         kind = "my_chat_member"
     elif bot_admin:
@@ -605,8 +665,8 @@ def _member_item(
         chat,
         actor,
         date,
-        objects.chat_member_to_api(user, old),
-        objects.chat_member_to_api(user, new),
+        objects.chat_member_to_api(user, old, rights[0]),
+        objects.chat_member_to_api(user, new, rights[1]),
     )
 
 
@@ -644,6 +704,8 @@ def _service_updates(
         # An administrator's rank went with its participant row: it leaves as a "member".
         creator = creator_id == action.user_id
         changes = [(action.user_id, "creator" if creator else "member", "left")]
+    if isinstance(peer, types.PeerChannel):
+        changes = []  # ``updateChannelParticipant`` tells of those (above)
     for user_id, old, new in changes:
         user = users.get(user_id) or {"id": user_id, "is_bot": False, "first_name": ""}
         item = _member_item(bot, bot_admin, chat, actor, message.date, user, old, new)

@@ -64,6 +64,11 @@ RPC_ROWS: Final[tuple[tuple[str, frozenset[str] | None, int, str], ...]] = (
 )
 """Every rpc error with a Bot API form of its own."""
 
+GROUP_UPGRADED_TEXT: Final = "group chat was upgraded to a supergroup chat"
+"""The official answer (telegram-bot-api, ``check_chat_access``) for writing to, or reading
+the members of, a basic group that became a supergroup; no rpc error carries the new id, so
+the gateway raises it itself with ``group_upgraded``."""
+
 _PREFIXES: Final[Mapping[int, str]] = MappingProxyType(
     {
         400: "Bad Request",
@@ -142,6 +147,13 @@ def method_not_found() -> BotApiError:
     return BotApiError(404, METHOD_NOT_FOUND_TEXT)
 
 
+def group_upgraded(migrate_to_chat_id: int) -> BotApiError:
+    """A migrated basic group: 400 with the supergroup's Bot API id in ``parameters``."""
+    return BotApiError(
+        400, f"Bad Request: {GROUP_UPGRADED_TEXT}", {"migrate_to_chat_id": migrate_to_chat_id}
+    )
+
+
 def not_implemented(method: str) -> BotApiError:
     """A Bot API method that exists but that loopgram does not serve (yet)."""
     return bad_request(f"method {method} is not implemented by loopgram")
@@ -167,6 +179,7 @@ def from_rpc(exc: RpcError, method: str = "") -> BotApiError:
 
 
 __all__ = [
+    "GROUP_UPGRADED_TEXT",
     "METHOD_NOT_FOUND_TEXT",
     "RPC_ROWS",
     "UNAUTHORIZED_TEXT",
@@ -175,6 +188,7 @@ __all__ = [
     "conflict",
     "error",
     "from_rpc",
+    "group_upgraded",
     "method_not_found",
     "not_implemented",
     "too_many_requests",

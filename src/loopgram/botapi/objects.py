@@ -635,6 +635,10 @@ def service_message_to_api(
         out["left_chat_member"] = left
     elif isinstance(action, types.MessageActionChatEditTitle):
         out["new_chat_title"] = action.title
+    elif isinstance(action, types.MessageActionChatMigrateTo):
+        out["migrate_to_chat_id"] = channel_chat_id(action.channel_id)
+    elif isinstance(action, types.MessageActionChannelMigrateFrom):
+        out["migrate_from_chat_id"] = -action.chat_id
     else:
         return None
     return out

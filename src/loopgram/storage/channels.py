@@ -360,6 +360,10 @@ class ChannelRepository(Protocol):
         """Messages above the member's read mark that others sent."""
         ...
 
+    def message_count(self, channel_id: int) -> int:
+        """How many messages the channel holds (deleted ones not counted)."""
+        ...
+
 
 def _role(value: str) -> ChannelRole:
     return ChannelRole(value)
@@ -714,6 +718,11 @@ class MemoryChannels:
                 for m in channel.messages.values()
                 if m.id > member.read_max_id and m.sender_id != user_id
             )
+
+    def message_count(self, channel_id: int) -> int:
+        with self._data.tx():
+            channel = self._channels.get(channel_id)
+            return 0 if channel is None else len(channel.messages)
 
     def _require(self, channel_id: int) -> _MemChannel:
         channel = self._channels.get(channel_id)
@@ -1203,6 +1212,13 @@ class SqliteChannels:
                 "ON p.channel_id = m.channel_id AND p.user_id = ? "
                 "WHERE m.channel_id = ? AND m.id > p.read_max_id AND m.sender_id != ?",
                 (user_id, channel_id, user_id),
+            ).fetchone()
+        return int(row[0])
+
+    def message_count(self, channel_id: int) -> int:
+        with self._db.read() as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM channel_messages WHERE channel_id = ?", (channel_id,)
             ).fetchone()
         return int(row[0])
 

@@ -110,6 +110,11 @@ class ChatRepository(Protocol):
 
     def set_title(self, chat_id: int, title: str) -> ChatRecord: ...
 
+    def set_migrated_to(self, chat_id: int, channel_id: int) -> ChatRecord:
+        """Record the supergroup the chat became (the chat is deactivated from then on);
+        ``ChatNotFound``."""
+        ...
+
     def set_admin(self, chat_id: int, user_id: int, admin: bool) -> ChatRecord:
         """Make a member an admin or not (bumps the version when it changes);
         ``ChatNotFound``, ``AccountNotFound`` for a non-member."""
@@ -192,6 +197,12 @@ class MemoryChats:
     def set_title(self, chat_id: int, title: str) -> ChatRecord:
         with self._data.tx():
             chat = replace(self._require(chat_id), title=title)
+            self._chats[chat_id] = chat
+            return chat
+
+    def set_migrated_to(self, chat_id: int, channel_id: int) -> ChatRecord:
+        with self._data.tx():
+            chat = replace(self._require(chat_id), migrated_to=channel_id)
             self._chats[chat_id] = chat
             return chat
 
@@ -345,6 +356,12 @@ class SqliteChats:
         with self._db.write() as conn:
             self._require(conn, chat_id)
             conn.execute("UPDATE chats SET title = ? WHERE id = ?", (title, chat_id))
+            return self._require(conn, chat_id)
+
+    def set_migrated_to(self, chat_id: int, channel_id: int) -> ChatRecord:
+        with self._db.write() as conn:
+            self._require(conn, chat_id)
+            conn.execute("UPDATE chats SET migrated_to = ? WHERE id = ?", (channel_id, chat_id))
             return self._require(conn, chat_id)
 
     def set_admin(self, chat_id: int, user_id: int, admin: bool) -> ChatRecord:

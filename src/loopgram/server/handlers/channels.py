@@ -154,12 +154,7 @@ async def handle_read_history(ctx: RequestContext, req: fn.ReadHistory) -> bool:
 async def handle_migrate_chat(ctx: RequestContext, req: fmsg.MigrateChat) -> types.Updates:
     """messages.migrateChat#a2875319 chat_id:long = Updates;"""
     record, created = ctx.services.channels.migrate_chat(ctx.me, req.chat_id, origin=ctx.origin)
-    moved = ctx.services.chats.announce(
-        ctx.me,
-        req.chat_id,
-        types.MessageActionChatMigrateTo(channel_id=record.id),
-        origin=ctx.origin,
-    )
+    moved = ctx.services.chats.migrated(ctx.me, req.chat_id, record.id, origin=ctx.origin)
     # One answer: the supergroup's updates, then the group's last message.
     known = {u.id for u in created.users if isinstance(u, types.User)}
     return types.Updates(

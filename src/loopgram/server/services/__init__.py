@@ -94,7 +94,7 @@ class Services:
             commands=commands,
             dialogs=DialogService(storage, clock, hub, peers, messages, channels),
             contacts=ContactService(storage, peers),
-            chats=ChatService(storage, clock, hub, peers, messages, config),
+            chats=ChatService(storage, clock, hub, peers, messages, config, keys),
             channels=channels,
         )
 

@@ -334,7 +334,9 @@ class CallbackService:
             game_short_name=game_short_name,
         )
         chat = self._storage.chats.get(chat_id)
-        chats: list[abcs.Chat] = [] if chat is None else [render_chat(self._storage, chat, bot.id)]
+        chats: list[abcs.Chat] = (
+            [] if chat is None else [render_chat(self._storage, chat, bot.id, keys=self._keys)]
+        )
         return self._enqueue(user, bot, query_id, update, chats, game=game, now=now)
 
     # -- the bot's side -----------------------------------------------------------------------

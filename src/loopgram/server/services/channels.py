@@ -14,6 +14,13 @@ supergroup every member writes. Bots follow privacy mode as in basic groups: in 
 supergroup a bot with privacy on (and not an admin) gets pushed only commands, mentions
 and service messages; in a broadcast channel a bot sees posts only as an admin.
 
+Membership changes (invite, join, leave, ``editAdmin``, ``editBanned``) reach bots as
+Telegram sends them, as ``updateChannelParticipant`` with the participant before and after:
+the bot concerned gets it, and so does every administrator bot of the channel for others.
+Users get the service message (supergroups) and ``updateChannel`` instead. loopgram keeps
+no ``qts`` sequence: the update carries ``qts`` 0, which clients read as no sequence to
+check (as Telethon's ``if qts``), rather than a gap to fill.
+
 Choices where Telegram's rule needs a local reading: reading a channel one is not a member
 of is allowed for public (username) channels only, else ``CHANNEL_PRIVATE``; only the
 creator edits admins; admins ban; a user who left or was banned cannot press buttons
@@ -341,8 +348,8 @@ class ChannelService:
     ) -> tuple[ChannelRecord, types.Updates]:
         """``messages.migrateChat``: the basic group's creator makes it a supergroup with
         the same title and members (its admins as admins), whose first message is
-        ``messageActionChannelMigrateFrom``; the caller then posts
-        ``messageActionChatMigrateTo`` in the group (``ChatService.announce``)."""
+        ``messageActionChannelMigrateFrom``; the caller then deactivates the group
+        (``ChatService.migrated``)."""
         chat = self._storage.chats.get(chat_id)
         if chat is None:
             raise ERRORS["CHAT_ID_INVALID"]()
@@ -350,7 +357,7 @@ class ChannelService:
             raise CHAT_WRITE_FORBIDDEN()
         if actor.id != chat.creator_id:
             raise CHAT_ADMIN_REQUIRED()
-        if self._storage.channels.migrated_from(chat_id) is not None:
+        if chat.migrated_to is not None or self._storage.channels.migrated_from(chat_id):
             raise ERRORS["CHAT_ALREADY_MIGRATED"]()
         record = self._storage.channels.create(
             actor.id,
@@ -401,9 +408,10 @@ class ChannelService:
                 continue
             if existing is not None and not me.is_admin:
                 raise CHAT_ADMIN_REQUIRED()  # only an admin lifts a ban
-            self._storage.channels.put_member(
+            row = self._storage.channels.put_member(
                 record.id, account.id, role=ChannelRole.MEMBER, inviter_id=actor.id, date=now
             )
+            self._participant_changed(actor.id, record, account.id, existing, row)
             added.append(account)
         if record.megagroup and added:
             action = types.MessageActionChatAddUser(users=[a.id for a in added])
@@ -427,13 +435,14 @@ class ChannelService:
             if not existing.present:
                 raise CHANNEL_PRIVATE()
             raise USER_ALREADY_PARTICIPANT()
-        self._storage.channels.put_member(
+        row = self._storage.channels.put_member(
             record.id,
             user.id,
             role=ChannelRole.MEMBER,
             inviter_id=user.id,
             date=int(self._clock()),
         )
+        self._participant_changed(user.id, record, user.id, None, row)
         if record.megagroup:
             action = types.MessageActionChatAddUser(users=[user.id])
             return self.service_message(user, record, action, origin)
@@ -450,8 +459,10 @@ class ChannelService:
             action = types.MessageActionChatDeleteUser(user_id=user.id)
             updates = self.service_message(user, record, action, origin)
             self._storage.channels.remove_member(record.id, user.id)
+            self._participant_changed(user.id, record, user.id, member, None)
             return updates
         self._storage.channels.remove_member(record.id, user.id)
+        self._participant_changed(user.id, record, user.id, member, None)
         return self._channel_updates(user.id, record, [types.UpdateChannel(channel_id=record.id)])
 
     def edit_admin(
@@ -478,7 +489,7 @@ class ChannelService:
         )
         now = int(self._clock())
         if any_right:
-            self._storage.channels.put_member(
+            row = self._storage.channels.put_member(
                 record.id,
                 target.id,
                 role=ChannelRole.ADMIN,
@@ -489,13 +500,14 @@ class ChannelService:
         elif existing is None:
             raise USER_NOT_PARTICIPANT()
         else:
-            self._storage.channels.put_member(
+            row = self._storage.channels.put_member(
                 record.id,
                 target.id,
                 role=ChannelRole.MEMBER,
                 inviter_id=existing.inviter_id,
                 date=existing.date,
             )
+        self._participant_changed(actor.id, record, target.id, existing, row)
         self._notify_channel(target.id, record)
         return self._channel_updates(actor.id, record, [types.UpdateChannel(channel_id=record.id)])
 
@@ -526,17 +538,19 @@ class ChannelService:
                 updates = self.service_message(
                     actor, record, types.MessageActionChatDeleteUser(user_id=target.id), origin
                 )
-            self._storage.channels.put_member(
+            row = self._storage.channels.put_member(
                 record.id,
                 target.id,
                 role=ChannelRole.BANNED,
                 inviter_id=actor.id,
                 date=int(self._clock()),
             )
+            self._participant_changed(actor.id, record, target.id, existing, row)
             self._notify_channel(target.id, record)
             return updates
         if existing is not None and not existing.present:
             self._storage.channels.remove_member(record.id, target.id)
+            self._participant_changed(actor.id, record, target.id, existing, None)
         return self._channel_updates(actor.id, record, [types.UpdateChannel(channel_id=record.id)])
 
     def update_username(self, actor: Account, channel: abcs.InputChannel, username: str) -> bool:
@@ -739,12 +753,15 @@ class ChannelService:
             max_id=max_id,
             min_id=min_id,
         )
-        return self._messages_answer(viewer, record, found, count=len(found))
+        return self._messages_answer(
+            viewer, record, found, count=self._storage.channels.message_count(record.id)
+        )
 
     def get_messages(
         self, viewer: Account, channel: abcs.InputChannel, ids: Sequence[abcs.InputMessage]
     ) -> msg_types.ChannelMessages:
-        """``channels.getMessages``: unknown ids are ``messageEmpty``."""
+        """``channels.getMessages``: unknown ids are ``messageEmpty``; ``count`` is the
+        channel's, as in ``messages.getHistory``."""
         record = self.reader(viewer, channel)
         # A bot names the message of a press by the id it got in the query.
         wanted = [
@@ -763,7 +780,7 @@ class ChannelService:
         users = [viewer.id, *(i for m in found.values() for i in channel_message_user_ids(m))]
         return msg_types.ChannelMessages(
             pts=record.pts,
-            count=len(rendered),
+            count=self._storage.channels.message_count(record.id),
             messages=rendered,
             topics=[],
             chats=[self.render(record, viewer.id)],
@@ -1326,6 +1343,48 @@ class ChannelService:
             date=int(self._clock()),
             seq=0,
         )
+
+    def _participant_changed(
+        self,
+        actor_id: int,
+        record: ChannelRecord,
+        user_id: int,
+        before: ChannelMember | None,
+        after: ChannelMember | None,
+    ) -> None:
+        """``updateChannelParticipant`` to the bots it is for: the user itself when it is
+        a bot, and the channel's administrator bots (``after``: ``None`` once it left)."""
+        members = self._storage.channels.members(
+            record.id, [ChannelRole.CREATOR, ChannelRole.ADMIN]
+        )
+        candidates = [m.user_id for m in members if self._hub.online(m.user_id)]
+        if self._hub.online(user_id):
+            candidates.append(user_id)
+        if not candidates:
+            return
+        bots = [
+            a for a in self._storage.accounts.get_many(list(dict.fromkeys(candidates))) if a.is_bot
+        ]
+        for bot in bots:
+            update = types.UpdateChannelParticipant(
+                channel_id=record.id,
+                date=int(self._clock()),
+                actor_id=actor_id,
+                user_id=user_id,
+                prev_participant=None if before is None else self._participant(before, bot.id),
+                new_participant=None if after is None else self._participant(after, bot.id),
+                qts=0,
+            )
+            self._hub.publish(
+                bot.id,
+                types.Updates(
+                    updates=[update],
+                    users=render_user_ids(self._storage, [actor_id, user_id], bot.id),
+                    chats=[self.render(record, bot.id)],
+                    date=update.date,
+                    seq=0,
+                ),
+            )
 
     def _notify_channel(self, user_id: int, record: ChannelRecord) -> None:
         """Tell an affected user's live sessions the channel changed (``updateChannel``)."""

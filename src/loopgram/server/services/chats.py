@@ -18,6 +18,11 @@ presses a button of an old message gets ``400 PEER_ID_INVALID`` (the group is no
 a peer it can act in); sending to a group one is not a member of answers
 ``403 CHAT_WRITE_FORBIDDEN``; any member may add users and edit the title, only the
 creator (the admin) or the inviter may remove someone else.
+
+After ``messages.migrateChat`` the group is deactivated, as on Telegram: its ``chat`` has
+``deactivated`` and ``migrated_to`` (the supergroup, with the viewer's access hash), its
+last message is ``messageActionChatMigrateTo``, and writing to it (sending, editing,
+adding, renaming, typing) answers ``400 CHAT_ID_INVALID``; what was said stays readable.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from loopgram.server.config import ServerConfig
 from loopgram.server.errors import ERRORS, MESSAGE_ID_INVALID, PEER_ID_INVALID
 from loopgram.server.hub import UpdateHub
 from loopgram.server.services.extra import MessageExtra
+from loopgram.server.services.keys import ServerKeys
 from loopgram.server.services.limits import pack_checked_entities
 from loopgram.server.services.markup import MarkupRules
 from loopgram.server.services.messages import MessageService
@@ -74,27 +80,45 @@ def render_chat(
     chat: ChatRecord,
     viewer_id: int,
     members: Sequence[Participant] | None = None,
+    *,
+    keys: ServerKeys | None = None,
 ) -> types.Chat:
-    """``chat`` as ``viewer_id`` sees it: ``left`` once the viewer is no longer a member.
-    ``members``: the current participants, when the caller has them already."""
+    """``chat`` as ``viewer_id`` sees it: ``left`` once the viewer is no longer a member,
+    ``deactivated`` once migrated. ``members``: the current participants, when the caller
+    has them already; ``keys``: to name the supergroup a migrated chat became in
+    ``migrated_to`` (its access hash is the viewer's own)."""
     if members is None:
         members = storage.chats.participants(chat.id)
+    migrated_to = None
+    if chat.migrated_to is not None and keys is not None:
+        migrated_to = types.InputChannel(
+            channel_id=chat.migrated_to,
+            access_hash=keys.channel_access_hash(viewer_id, chat.migrated_to),
+        )
     return types.Chat(
         creator=chat.creator_id == viewer_id,
         left=all(p.user_id != viewer_id for p in members),
+        deactivated=chat.migrated_to is not None,
         id=chat.id,
         title=chat.title,
         photo=types.ChatPhotoEmpty(),
         participants_count=len(members),
         date=chat.date,
         version=chat.version,
+        migrated_to=migrated_to,
     )
 
 
-def render_chats(storage: Storage, chat_ids: Iterable[int], viewer_id: int) -> list[abcs.Chat]:
+def render_chats(
+    storage: Storage,
+    chat_ids: Iterable[int],
+    viewer_id: int,
+    *,
+    keys: ServerKeys | None = None,
+) -> list[abcs.Chat]:
     """The chats among ``chat_ids`` (repeats and unknown ids dropped), for ``chats`` fields."""
     found = storage.chats.get_many(list(dict.fromkeys(chat_ids)))
-    return [render_chat(storage, chat, viewer_id) for chat in found]
+    return [render_chat(storage, chat, viewer_id, keys=keys) for chat in found]
 
 
 def sees(bot: Account, text: str, *, privacy: bool, admin: bool) -> bool:
@@ -126,6 +150,7 @@ class ChatService:
         peers: Peers,
         messages: MessageService,
         config: ServerConfig,
+        keys: ServerKeys | None = None,
     ) -> None:
         self._storage = storage
         self._clock = clock
@@ -133,6 +158,7 @@ class ChatService:
         self._peers = peers
         self._messages = messages
         self._config = config
+        self._keys = keys
         self._markup = MarkupRules(config)
 
     # -- lookups ------------------------------------------------------------------------------
@@ -234,12 +260,15 @@ class ChatService:
                     member_id, self._answer(member_id, chat.id, [update], [target.id])
                 )
 
-    def announce(
-        self, actor: Account, chat_id: int, action: abcs.MessageAction, *, origin: Hashable
+    def migrated(
+        self, actor: Account, chat_id: int, channel_id: int, *, origin: Hashable
     ) -> types.Updates:
-        """Post a service message with ``action`` to every member (``messages.migrateChat``
-        posts ``messageActionChatMigrateTo`` this way)."""
-        chat, _ = self._writer(actor, chat_id)
+        """The second half of ``messages.migrateChat`` (``ChannelService.migrate_chat``
+        made the supergroup): the group is deactivated and its last message,
+        ``messageActionChatMigrateTo``, reaches every member with the deactivated chat."""
+        self._writer(actor, chat_id)
+        chat = self._storage.chats.set_migrated_to(chat_id, channel_id)
+        action = types.MessageActionChatMigrateTo(channel_id=channel_id)
         return self._service(actor, chat, action, self._member_ids(chat.id), origin)
 
     # -- reading --------------------------------------------------------------------------------
@@ -247,7 +276,7 @@ class ChatService:
     def get_chats(self, viewer: Account, chat_ids: Sequence[int]) -> msg_types.Chats:
         """``messages.getChats``: the chats the viewer is or was in; others are skipped."""
         known = [i for i in chat_ids if self._was_member(viewer.id, i)]
-        return msg_types.Chats(chats=render_chats(self._storage, known, viewer.id))
+        return msg_types.Chats(chats=render_chats(self._storage, known, viewer.id, keys=self._keys))
 
     def get_full(self, viewer: Account, chat_id: int) -> msg_types.ChatFull:
         """``messages.getFullChat``: the chat, its participants and its bots' commands."""
@@ -283,7 +312,7 @@ class ChatService:
         )
         return msg_types.ChatFull(
             full_chat=full,
-            chats=[render_chat(self._storage, chat, viewer.id)],
+            chats=[render_chat(self._storage, chat, viewer.id, keys=self._keys)],
             users=render_users(accounts, viewer.id),
         )
 
@@ -318,7 +347,7 @@ class ChatService:
         return msg_types.Messages(
             messages=[render_any(m) for m in found],
             topics=[],
-            chats=render_chats(self._storage, [chat_id], viewer.id),
+            chats=render_chats(self._storage, [chat_id], viewer.id, keys=self._keys),
             users=self._users(viewer.id, user_ids),
         )
 
@@ -480,7 +509,9 @@ class ChatService:
     ) -> types.Updates:
         """``messages.editMessage`` in a chat: the author edits; every member's copy follows
         (a bot's edit replaces its keyboard, as in private chats)."""
-        self.member(editor, chat_id)
+        chat, _ = self.member(editor, chat_id)
+        if chat.migrated_to is not None:
+            raise CHAT_ID_INVALID()
         copy = self._storage.messages.get(editor.id, msg_id)
         if copy is None or copy.peer != PeerRef.chat(chat_id):
             raise MESSAGE_ID_INVALID()
@@ -573,7 +604,8 @@ class ChatService:
 
     def _writer(self, actor: Account, chat_id: int) -> tuple[ChatRecord, Participant]:
         chat = self._storage.chats.get(chat_id)
-        if chat is None:
+        if chat is None or chat.migrated_to is not None:
+            # A migrated group is deactivated: no chat to write to any more.
             raise CHAT_ID_INVALID()
         participant = self._storage.chats.participant(chat_id, actor.id)
         if participant is None:
@@ -661,7 +693,7 @@ class ChatService:
                 users=render_users(accounts, viewer_id),
                 chats=[]
                 if chat is None
-                else [render_chat(self._storage, chat, viewer_id, members)],
+                else [render_chat(self._storage, chat, viewer_id, members, keys=self._keys)],
                 date=int(self._clock()),
                 seq=0,
             )
@@ -685,7 +717,7 @@ class ChatService:
         return types.Updates(
             updates=updates,
             users=self._users(viewer_id, user_ids),
-            chats=render_chats(self._storage, [chat_id], viewer_id),
+            chats=render_chats(self._storage, [chat_id], viewer_id, keys=self._keys),
             date=int(self._clock()),
             seq=0,
         )
