@@ -37,7 +37,17 @@ from typing import Final
 from loopgram import tl
 from loopgram.clock import Clock
 from loopgram.server.config import ServerConfig
-from loopgram.server.errors import ERRORS, MESSAGE_ID_INVALID
+from loopgram.server.errors import (
+    CHAT_ADMIN_REQUIRED,
+    CHAT_TITLE_EMPTY,
+    CHAT_WRITE_FORBIDDEN,
+    ERRORS,
+    MESSAGE_ID_INVALID,
+    USER_ALREADY_PARTICIPANT,
+    USER_NOT_PARTICIPANT,
+    USERNAME_INVALID,
+    USERNAME_OCCUPIED,
+)
 from loopgram.server.hub import UpdateHub
 from loopgram.server.services.chats import sees
 from loopgram.server.services.extra import MessageExtra
@@ -70,14 +80,7 @@ from loopgram.tl.types import updates as upd_types
 
 CHANNEL_INVALID: Final = ERRORS["CHANNEL_INVALID"]
 CHANNEL_PRIVATE: Final = ERRORS["CHANNEL_PRIVATE"]
-CHAT_ADMIN_REQUIRED: Final = ERRORS["CHAT_ADMIN_REQUIRED"]
-CHAT_WRITE_FORBIDDEN: Final = ERRORS["CHAT_WRITE_FORBIDDEN"]
-CHAT_TITLE_EMPTY: Final = ERRORS["CHAT_TITLE_EMPTY"]
-USER_NOT_PARTICIPANT: Final = ERRORS["USER_NOT_PARTICIPANT"]
-USER_ALREADY_PARTICIPANT: Final = ERRORS["USER_ALREADY_PARTICIPANT"]
 USER_CREATOR: Final = ERRORS["USER_CREATOR"]
-USERNAME_INVALID: Final = ERRORS["USERNAME_INVALID"]
-USERNAME_OCCUPIED: Final = ERRORS["USERNAME_OCCUPIED"]
 USERNAME_NOT_MODIFIED: Final = ERRORS["USERNAME_NOT_MODIFIED"]
 USER_ADMIN_INVALID: Final = ERRORS["USER_ADMIN_INVALID"]
 PERSISTENT_TIMESTAMP_INVALID: Final = ERRORS["PERSISTENT_TIMESTAMP_INVALID"]

@@ -34,7 +34,16 @@ from typing import Final
 from loopgram import tl
 from loopgram.clock import Clock
 from loopgram.server.config import ServerConfig
-from loopgram.server.errors import ERRORS, MESSAGE_ID_INVALID, PEER_ID_INVALID
+from loopgram.server.errors import (
+    CHAT_ADMIN_REQUIRED,
+    CHAT_TITLE_EMPTY,
+    CHAT_WRITE_FORBIDDEN,
+    ERRORS,
+    MESSAGE_ID_INVALID,
+    PEER_ID_INVALID,
+    USER_ALREADY_PARTICIPANT,
+    USER_NOT_PARTICIPANT,
+)
 from loopgram.server.hub import UpdateHub
 from loopgram.server.services.extra import MessageExtra
 from loopgram.server.services.keys import ServerKeys
@@ -63,12 +72,7 @@ from loopgram.tl import abcs, types
 from loopgram.tl.types import messages as msg_types
 
 CHAT_ID_INVALID: Final = ERRORS["CHAT_ID_INVALID"]
-CHAT_TITLE_EMPTY: Final = ERRORS["CHAT_TITLE_EMPTY"]
 CHAT_NOT_MODIFIED: Final = ERRORS["CHAT_NOT_MODIFIED"]
-CHAT_ADMIN_REQUIRED: Final = ERRORS["CHAT_ADMIN_REQUIRED"]
-USER_NOT_PARTICIPANT: Final = ERRORS["USER_NOT_PARTICIPANT"]
-USER_ALREADY_PARTICIPANT: Final = ERRORS["USER_ALREADY_PARTICIPANT"]
-CHAT_WRITE_FORBIDDEN: Final = ERRORS["CHAT_WRITE_FORBIDDEN"]
 
 TITLE_MAX: Final = 128
 _READ_PAGE: Final = 100
