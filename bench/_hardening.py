@@ -155,10 +155,11 @@ async def _serve(args: argparse.Namespace) -> None:
 
     data_dir = args.data or tempfile.mkdtemp(prefix="loopgram-hardening-")
     async with LoopgramServer(
-        data_dir=data_dir, host=HOST, port=args.port, config=config
+        data_dir=data_dir, host=HOST, port=args.port, config=config, bot_api_port=0
     ) as server:
         facts = {
             "port": server.port,
+            "bot_api_url": server.bot_api_url,
             "pem": server.public_key_pem,
             "bot_token": server.create_bot(CANARY_BOT),
             "data_dir": str(data_dir),

@@ -26,13 +26,17 @@ import argparse
 import asyncio
 import contextlib
 import os
+import random
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+import httptools
 from _hardening import (
     CANARY_BOT,
     HOST,
@@ -71,6 +75,11 @@ ATTACKS = (
     "abandoned-key-exchanges",
     "per-address-cap",
     "descriptors-exhausted",
+    "botapi-garbage",
+    "botapi-huge-bodies",
+    "botapi-pipelining-flood",
+    "botapi-idle-keep-alive",
+    "botapi-slow-headers",
 )
 MEMORY_ATTACKS = frozenset(
     {
@@ -84,6 +93,9 @@ MEMORY_ATTACKS = frozenset(
         "many-huge-url-entities",
         "idle-connections",
         "abandoned-key-exchanges",
+        "botapi-huge-bodies",
+        "botapi-pipelining-flood",
+        "botapi-idle-keep-alive",
     }
 )
 
@@ -691,6 +703,188 @@ async def descriptors_exhausted(a: Attacker) -> Result:
     )
 
 
+# -- the Bot API's HTTP port ----------------------------------------------------------------------
+
+
+def bot_api(a: Attacker) -> tuple[str, int, str]:
+    """Host, port and the canary bot's getMe path on the Bot API port."""
+    base = urlsplit(a.server.facts["bot_api_url"])
+    return base.hostname or HOST, base.port or 80, f"/bot{a.server.facts['bot_token']}/getMe"
+
+
+def http_get(path: str) -> bytes:
+    return f"GET {path} HTTP/1.1\r\nHost: loopgram\r\n\r\n".encode()
+
+
+async def http_statuses(
+    host: str, port: int, payload: bytes, count: int, timeout: float = 30.0
+) -> tuple[list[int], bool]:
+    """``payload`` sent on a fresh connection: the statuses of the first ``count`` answers
+    (httptools reads them) and whether the server closed the connection after them."""
+    statuses: list[int] = []
+
+    class Answers:
+        def on_message_complete(self) -> None:
+            statuses.append(parser.get_status_code())
+
+    parser = httptools.HttpResponseParser(Answers())
+    reader, writer = await asyncio.open_connection(host, port)
+    closed = False
+    try:
+        writer.write(payload)
+        with contextlib.suppress(ConnectionError):
+            await writer.drain()
+        async with asyncio.timeout(timeout):
+            while True:
+                data = await reader.read(1 << 16)
+                if not data:
+                    closed = True
+                    break
+                parser.feed_data(data)
+                if len(statuses) >= count:
+                    # Whether the server closes after them: EOF, or anything else.
+                    closed = not await reader.read(1 << 16)
+                    break
+    except (TimeoutError, ConnectionError, httptools.HttpParserError):
+        pass
+    finally:
+        writer.close()
+    return statuses, closed
+
+
+async def fresh_get_me(a: Attacker) -> str:
+    host, port, path = bot_api(a)
+    started = time.perf_counter()
+    request = f"GET {path} HTTP/1.1\r\nHost: loopgram\r\nConnection: close\r\n\r\n"
+    statuses, _ = await http_statuses(host, port, request.encode(), 1, 30)
+    took = time.perf_counter() - started
+    return f"ok in {took * 1e3:.0f} ms" if statuses == [200] else f"answers {statuses}"
+
+
+async def botapi_garbage(a: Attacker) -> Result:
+    host, port, path = bot_api(a)
+    n = 100 if a.args.short else 1000
+    rng = random.Random(13)
+    payloads = [
+        b"GARBAGE\r\n\r\n",
+        b"GET / HTTP/7.0\r\n\r\n",
+        b"GET " + path.encode() + b" HTTP/1.1\r\nNo Colon\r\n\r\n",
+        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + bytes(200),  # a TLS hello
+    ]
+    payloads += [bytes(rng.randrange(256) for _ in range(300)) for _ in range(n - len(payloads))]
+    outcomes = Counter()
+    for start in range(0, n, 50):
+        got = await asyncio.gather(
+            *(http_statuses(host, port, p, 1, 10) for p in payloads[start : start + 50])
+        )
+        outcomes.update(f"{s[0] if s else 'none'}{' closed' if c else ''}" for s, c in got)
+    served = await fresh_get_me(a)
+    ok = set(outcomes) == {"400 closed"} and served.startswith("ok")
+    return ok, f"{n} garbage requests: {dict(outcomes)}; getMe afterwards {served}"
+
+
+async def botapi_huge_bodies(a: Attacker) -> Result:
+    host, port, path = bot_api(a)
+    n = 20 if a.args.short else 100
+    declared = (
+        f"POST {path} HTTP/1.1\r\nHost: loopgram\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {100 * MIB}\r\n\r\n"
+    ).encode() + b"x" * (2 * MIB)
+    chunk = b"x" * 65536
+    chunked = (
+        f"POST {path} HTTP/1.1\r\nHost: loopgram\r\nContent-Type: application/json\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n"
+    ).encode() + (f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n") * 32
+    jobs = [http_statuses(host, port, declared if i % 2 else chunked, 1) for i in range(n)]
+    outcomes = Counter(
+        f"{s[0] if s else 'none'}{' closed' if c else ''}" for s, c in await asyncio.gather(*jobs)
+    )
+    stats = await a.server.stats()
+    served = await fresh_get_me(a)
+    ok = set(outcomes) == {"413 closed"} and served.startswith("ok")
+    return ok, (
+        f"{n} bodies over the 1 MiB limit (declared 100 MiB, or 2 MiB chunked): "
+        f"{dict(outcomes)}; rss {stats.get('rss_mb', 0):.0f} MB; getMe afterwards {served}"
+    )
+
+
+async def botapi_pipelining_flood(a: Attacker) -> Result:
+    host, port, path = bot_api(a)
+    n = 20_000 if a.args.short else 100_000
+    request = http_get(path)
+    reader, writer = await asyncio.open_connection(host, port)
+    answered = 0
+
+    class Count:
+        def on_message_complete(self) -> None:
+            nonlocal answered
+            answered += 1
+
+    parser = httptools.HttpResponseParser(Count())
+    # The whole flood written without reading an answer: the server must stop reading
+    # rather than buffer every answer.
+    writer.write(request * n)
+    await asyncio.sleep(2)
+    stats = await a.server.stats()
+    served = await fresh_get_me(a)
+    try:
+        async with asyncio.timeout(120):
+            while answered < n:
+                data = await reader.read(1 << 16)
+                if not data:
+                    break
+                parser.feed_data(data)
+    except TimeoutError:
+        pass
+    writer.close()
+    ok = answered == n and served.startswith("ok")
+    return ok, (
+        f"{n} pipelined getMe, unread for 2 s: rss {stats.get('rss_mb', 0):.0f} MB meanwhile, "
+        f"getMe on another connection {served}; then {answered} answered"
+    )
+
+
+async def botapi_idle_keep_alive(a: Attacker) -> Result:
+    _, port, path = bot_api(a)
+    n = 500 if a.args.short else 3000
+    links = await open_idle(n, [HOST], port, http_get(path))
+    await asyncio.sleep(2)
+    answered = sum(1 for _, link in links if link.received.startswith(b"HTTP/1.1 200"))
+    held = sum(1 for _, link in links if not link.lost)
+    stats = await a.server.stats()
+    served = await fresh_get_me(a)
+    close_all(links)
+    ok = answered == n and served.startswith("ok")
+    return ok, (
+        f"{n} keep-alive connections left idle after a getMe ({answered} answered, {held} "
+        f"held), rss {stats.get('rss_mb', 0):.0f} MB; a new one: getMe {served}"
+    )
+
+
+async def botapi_slow_headers(a: Attacker) -> Result:
+    from loopgram.botapi.wire import READ_TIMEOUT
+
+    _, port, path = bot_api(a)
+    n = 200 if a.args.short else 1000
+    head = f"GET {path} HTTP/1.1\r\nHost: loopgram\r\nX-Slow: ".encode()
+    links = await open_idle(n, [HOST], port, head)
+    served = await fresh_get_me(a)
+    # A byte now and then keeps a slowloris connection busy, not idle.
+    deadline = time.monotonic() + READ_TIMEOUT + 3
+    while time.monotonic() < deadline:
+        for transport, link in links:
+            if not link.lost:
+                transport.write(b"a")
+        await asyncio.sleep(2)
+    dropped = sum(1 for _, link in links if link.lost)
+    close_all(links)
+    ok = dropped == n and served.startswith("ok")
+    return ok, (
+        f"{n} connections sending a header a byte every 2 s: getMe meanwhile {served}; "
+        f"{dropped} closed by the server within {READ_TIMEOUT + 3:g} s"
+    )
+
+
 EXPECTED = {
     "gzip-per-object": "an error addressed to the message; memory bounded",
     "gzip-in-one-message": "an error addressed to the message (gzip in gzip)",
@@ -711,6 +905,11 @@ EXPECTED = {
     "abandoned-key-exchanges": "memory bounded; forgotten within the opening timeout",
     "per-address-cap": "one address held below its cap; others still served",
     "descriptors-exhausted": "refused over the cap; no log flood; served again afterwards",
+    "botapi-garbage": "400 and closed for each; the Bot API still served",
+    "botapi-huge-bodies": "413 and closed for each; memory bounded",
+    "botapi-pipelining-flood": "reading paused, memory bounded; every request answered",
+    "botapi-idle-keep-alive": "all answered and held; new clients still served",
+    "botapi-slow-headers": "others served meanwhile; each closed after the read timeout",
 }
 FUNCTIONS: dict[str, Callable[[Attacker], Awaitable[Result]]] = {
     "gzip-per-object": gzip_per_object,
@@ -732,6 +931,11 @@ FUNCTIONS: dict[str, Callable[[Attacker], Awaitable[Result]]] = {
     "abandoned-key-exchanges": abandoned_key_exchanges,
     "per-address-cap": per_address_cap,
     "descriptors-exhausted": descriptors_exhausted,
+    "botapi-garbage": botapi_garbage,
+    "botapi-huge-bodies": botapi_huge_bodies,
+    "botapi-pipelining-flood": botapi_pipelining_flood,
+    "botapi-idle-keep-alive": botapi_idle_keep_alive,
+    "botapi-slow-headers": botapi_slow_headers,
 }
 LIMITED = ("per-address-cap", "descriptors-exhausted")
 

@@ -4,8 +4,11 @@ Run from the repository root: ``python bench/botapi_bench.py`` (``--quick`` for 
 ``--write docs/benchmarks/botapi.md`` to record the results). Not a timed test.
 
 Two processes, as in ``bench/roundtrip.py``: the server (a ``LoopgramServer`` on a temporary
-SQLite data directory with the Bot API on, plus a bare aiohttp hello-world for the ``getMe``
-floor) in a child process, and every client -- N loopgram users and the bots -- in this one.
+SQLite data directory with the Bot API on, plus two bare hello-worlds for the ``getMe``
+floor: aiohttp's, and an ``asyncio.Protocol`` over httptools, the parser of the gateway's
+wire driver) in a child process, and every client -- N loopgram users and the bots -- in this
+one. ``--http aiohttp`` serves the Bot API with aiohttp alone (the driver before the wire
+one; ``LOOPGRAM_BOT_API_HTTP``), for A/B runs.
 In the same run, for N = 1, 10 and 100 concurrent users, each pressing a callback button of
 its own keyboard message from the bot under test in a loop (``await message.press(0, 0)``):
 
@@ -21,7 +24,7 @@ Each point is ``--duration`` seconds after a warm-up; the bots take turns within
 repetition and the tables show medians of ``--runs`` repetitions: round trips per second (all
 users together), p50/p99 latency of one press, and the CPU time of the server process per
 round trip. Then ``getMe`` over ``--getme-connections`` keep-alive connections (a raw client,
-sequential requests on each) against the gateway and against the hello-world, in turns.
+sequential requests on each) against the gateway and against the hello-worlds, in turns.
 """
 
 from __future__ import annotations
@@ -75,6 +78,43 @@ Press = Callable[[], Awaitable[object]]
 # -- the server process -------------------------------------------------------------------------
 
 
+class _HttptoolsHello(asyncio.Protocol):
+    """The hello-world of the wire driver's HTTP library: httptools under a bare protocol,
+    every request of a read answered in one write."""
+
+    def __init__(self) -> None:
+        import httptools
+
+        self.parser = httptools.HttpRequestParser(self)
+        self.transport: asyncio.Transport | None = None
+        self.out: list[bytes] = []
+        length = len(HELLO_BODY)
+        self.answer = (
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json; charset=utf-8\r\n"
+            + f"Content-Length: {length}\r\n\r\n".encode()
+            + HELLO_BODY
+        )
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def on_message_complete(self) -> None:
+        self.out.append(self.answer)
+
+    def data_received(self, data: bytes) -> None:
+        import httptools
+
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError:
+            assert self.transport is not None
+            self.transport.close()
+            return
+        if self.out and self.transport is not None:
+            self.transport.write(b"".join(self.out))
+            self.out.clear()
+
+
 async def _serve(profile: str | None) -> None:
     from aiohttp import web
 
@@ -96,6 +136,8 @@ async def _serve(profile: str | None) -> None:
     await site.start()
     hello_port = runner.addresses[0][1]
     loop = asyncio.get_running_loop()
+    bare = await loop.create_server(_HttptoolsHello, HOST, 0)
+    bare_port = bare.sockets[0].getsockname()[1]
     with tempfile.TemporaryDirectory(prefix="loopgram-bench-") as data_dir:
         async with LoopgramServer(
             data_dir=data_dir, host=HOST, port=0, bot_api_port=0, config=config
@@ -105,6 +147,8 @@ async def _serve(profile: str | None) -> None:
                 "pem": server.public_key_pem,
                 "bot_api_url": server.bot_api_url,
                 "hello_url": f"http://{HOST}:{hello_port}",
+                "httptools_url": f"http://{HOST}:{bare_port}",
+                "driver": server._bot_api.driver if server._bot_api is not None else "",
                 "tokens": {kind: server.create_bot(name) for kind, name in BOTS.items()},
             }
             print(json.dumps(facts), flush=True)
@@ -140,16 +184,18 @@ async def _serve(profile: str | None) -> None:
                     profiler.dump_stats(profile)
                     profiler = None
                 print("ok", flush=True)
+    bare.close()
     await runner.cleanup()
 
 
 class ServerProcess:
-    def __init__(self, profile: str | None) -> None:
+    def __init__(self, profile: str | None, http: str) -> None:
         args = [sys.executable, __file__, "--serve"]
         if profile:
             args += ["--profile-server", profile]
+        env = {**os.environ, "LOOPGRAM_BOT_API_HTTP": http}
         self.proc = subprocess.Popen(
-            args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1
+            args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1, env=env
         )
         assert self.proc.stdout is not None
         self.facts: dict[str, Any] = json.loads(self.proc.stdout.readline())
@@ -516,7 +562,8 @@ def machine() -> dict[str, str]:
     from importlib.metadata import version
 
     libraries = ", ".join(
-        f"{name} {version(name)}" for name in ("aiohttp", "python-telegram-bot", "aiogram")
+        f"{name} {version(name)}"
+        for name in ("aiohttp", "httptools", "python-telegram-bot", "aiogram")
     )
     return {
         "python": f"{platform.python_version()} ({platform.python_implementation()})",
@@ -529,10 +576,11 @@ def machine() -> dict[str, str]:
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     levels = tuple(int(x) for x in args.users.split(","))
     names = [n for n in BOTS if n not in args.skip.split(",")]
-    server = ServerProcess(args.profile_server)
+    server = ServerProcess(args.profile_server, args.http)
     facts = server.facts
+    print(f"Bot API HTTP driver: {facts['driver']}")
     results: dict[tuple[str, int], Result] = {(n, lv): Result() for n in names for lv in levels}
-    getme: dict[str, Result] = {"gateway": Result(), "hello": Result()}
+    getme: dict[str, Result] = {"gateway": Result(), "hello": Result(), "httptools": Result()}
     bots = Bots(facts)
     users = Users(facts, bots)
     try:
@@ -568,7 +616,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     )
         me_path = f"/bot{bots.tokens['raw']}/getMe"
         for run_no in range(args.runs):
-            for target, base in (("gateway", facts["bot_api_url"]), ("hello", facts["hello_url"])):
+            targets = (
+                ("gateway", facts["bot_api_url"]),
+                ("hello", facts["hello_url"]),
+                ("httptools", facts["httptools_url"]),
+            )
+            for target, base in targets:
                 profiling = args.profile_server and args.profile_bot == "getme" and not run_no
                 profiling = profiling and target == "gateway"
                 if profiling:
@@ -588,7 +641,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         await bots.stop()
         await users.close()
         server.stop()
-    return {"levels": levels, "names": names, "results": results, "getme": getme}
+    return {
+        "levels": levels,
+        "names": names,
+        "results": results,
+        "getme": getme,
+        "driver": facts["driver"],
+        "load": os.getloadavg(),
+    }
 
 
 def report(info: dict[str, str], outcome: dict[str, Any], args: argparse.Namespace) -> str:
@@ -628,9 +688,14 @@ def report(info: dict[str, str], outcome: dict[str, Any], args: argparse.Namespa
             f"| {'yes' if cpu <= 1.5 else 'no'} |"
         )
     gw, hello = outcome["getme"]["gateway"].median(), outcome["getme"]["hello"].median()
-    getme_ratio = gw.rate / hello.rate
+    bare = outcome["getme"]["httptools"].median()
+    # The floor is the hello-world of the HTTP library that answers getMe: httptools for the
+    # wire driver, aiohttp for the aiohttp one.
+    driver = outcome["driver"]
+    floor, floor_name = (bare, "httptools") if driver == "wire" else (hello, "aiohttp")
+    getme_ratio = gw.rate / floor.rate
     goals.append(
-        f"| getMe gateway / aiohttp hello-world ≥ 0.5 | {getme_ratio:.2f} "
+        f"| getMe gateway / {floor_name} hello-world ≥ 0.5 | {getme_ratio:.2f} "
         f"| {'yes' if getme_ratio >= 0.5 else 'no'} |"
     )
     me_lines = [
@@ -641,12 +706,16 @@ def report(info: dict[str, str], outcome: dict[str, Any], args: argparse.Namespa
         f"| gateway `getMe` | {gw.rate:,.0f} | {gw.p50:.2f} | {gw.server_us:.0f} |",
         f"| bare aiohttp hello-world | {hello.rate:,.0f} | {hello.p50:.2f} "
         f"| {hello.server_us:.0f} |",
+        f"| bare httptools hello-world | {bare.rate:,.0f} | {bare.p50:.2f} "
+        f"| {bare.server_us:.0f} |",
     ]
     head = [
         f"- python: {info['python']}",
         f"- platform: {info['platform']}",
         f"- cpu: {info['cpu']}",
         f"- {info['libraries']}",
+        f"- Bot API HTTP driver: {driver}; load average at the end "
+        + ", ".join(f"{x:.2f}" for x in outcome["load"]),
         f"- runs: median of {args.runs} runs of {args.duration:g} s each (after {args.warmup:g} s "
         "warm-up), the bots taking turns",
     ]
@@ -674,6 +743,12 @@ def main(argv: list[str] | None = None) -> int:
         "--stats", action="store_true", help="print the Bot API requests of each point"
     )
     parser.add_argument("--write", metavar="FILE", help="write the results tables (markdown)")
+    parser.add_argument(
+        "--http",
+        default="wire",
+        choices=("wire", "aiohttp"),
+        help="the gateway's HTTP driver (default wire; aiohttp: the driver before it)",
+    )
     args = parser.parse_args(argv)
     if args.serve:
         asyncio.run(_serve(args.profile_server))

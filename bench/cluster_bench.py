@@ -19,8 +19,13 @@ process. In one run, configurations taking turns within each repetition:
 Reported per configuration (median of ``--runs``): round trips/s, p50/p99 latency and CPU
 per round trip of the loopgram server processes together, of redis-server (when its pid can
 be read from ``INFO``), and of the clients' process; PostgreSQL's backends are not counted.
-Then the ratios b/a and c/a. On a 2-core machine the clients' process competes with the
-servers for the same cores: read the ratios, not the absolute rates.
+Then the ratios to the first configuration. On a 2-core machine the clients' process
+competes with the servers for the same cores: read the ratios, not the absolute rates.
+
+``--configs bc`` runs only some configurations; ``--freshness snapshot`` the strict cache
+check instead of the default announcements (docs/storage.md); ``--profile DIR`` samples
+each configuration's first server with py-spy (a separate tool, not a dependency) during
+the measurement and leaves collapsed stacks in ``DIR/<letter>.folded``.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import functools
 import importlib.util
 import logging
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -194,6 +200,8 @@ async def run(args: argparse.Namespace, setups: list[Setup]) -> None:
             print(f"{side.setup.name}: {args.users} users and a bot ready in {took:.1f} s")
         for side in sides:
             await settle(side.setup.server_cpu)
+        seconds = args.runs * len(sides) * (args.duration + args.warmup + 1)
+        profilers = [profile(side.setup, args, seconds) for side in sides] if args.profile else []
         for run_no in range(args.runs):
             for side in sides:
                 setup = side.setup
@@ -211,8 +219,23 @@ async def run(args: argparse.Namespace, setups: list[Setup]) -> None:
                     flush=True,
                 )
     finally:
+        for profiler in profilers:
+            profiler.wait(60)
         for side in sides:
             await side.close()
+
+
+def profile(setup: Setup, args: argparse.Namespace, seconds: float) -> subprocess.Popen[bytes]:
+    """py-spy sampling the setup's first server for about the whole measurement: collapsed
+    stacks (flamegraph.pl or speedscope draw them) per configuration in ``--profile``'s
+    directory, named by its letter."""
+    out = Path(args.profile) / f"{setup.name[1]}.folded"
+    return subprocess.Popen(
+        ["py-spy", "record", "--pid", str(setup.nodes[0].pid), "--duration",
+         str(int(seconds)), "--output", str(out), "--rate", "200", "--nonblocking",
+         "--format", "raw"],
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
 
 
 def report(setups: list[Setup], args: argparse.Namespace) -> str:
@@ -235,7 +258,8 @@ def report(setups: list[Setup], args: argparse.Namespace) -> str:
         )
     a = rates[0]
     ratios = ", ".join(
-        f"{s.name[:3]}/(a) = {r / a:.2f}" for s, r in zip(setups[1:], rates[1:], strict=True)
+        f"{s.name[:3]}/{setups[0].name[:3]} = {r / a:.2f}"
+        for s, r in zip(setups[1:], rates[1:], strict=True)
     )
     return (
         f"{args.users} users, median of {args.runs} runs of {args.duration:g} s "
@@ -253,8 +277,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--freshness",
         choices=("snapshot", "notify"),
-        default="snapshot",
-        help="the PostgreSQL backend's cache freshness (docs/storage.md; default snapshot)",
+        default="notify",
+        help="the PostgreSQL backend's cache freshness (docs/storage.md; default notify)",
+    )
+    parser.add_argument(
+        "--configs",
+        default="abc",
+        help="which configurations to run, by letter (default abc); ratios are to the first",
+    )
+    parser.add_argument(
+        "--profile",
+        metavar="DIR",
+        help="record py-spy samples (collapsed stacks) of each configuration's first server in DIR",
     )
     args = parser.parse_args(argv)
     postgres = with_query(postgres_url(), freshness=args.freshness)
@@ -262,11 +296,12 @@ def main(argv: list[str] | None = None) -> int:
     for key, value in machine().items():
         print(f"{key:<9}{value}")
     with tempfile.TemporaryDirectory(prefix="loopgram-cluster-bench-") as tmp, ExitStack() as stack:
-        setups = [
-            stack.enter_context(sqlite_node(Path(tmp))),
-            stack.enter_context(cluster(1, "(b) 1 process, PostgreSQL + Redis", postgres)),
-            stack.enter_context(cluster(2, "(c) 2 processes, PostgreSQL + Redis", postgres)),
-        ]
+        makers = {
+            "a": lambda: sqlite_node(Path(tmp)),
+            "b": lambda: cluster(1, "(b) 1 process, PostgreSQL + Redis", postgres),
+            "c": lambda: cluster(2, "(c) 2 processes, PostgreSQL + Redis", postgres),
+        }
+        setups = [stack.enter_context(makers[c]()) for c in makers if c in args.configs]
         asyncio.run(run(args, setups))
         text = report(setups, args)
     print()

@@ -43,7 +43,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -154,22 +154,33 @@ async def _serve(profile: str | None) -> None:
                 "tl_token": server.create_bot(TL_BOT),
             }
             print(json.dumps(facts), flush=True)
-            profiler = None
-            # Commands on stdin: "profile-on", "profile-off", EOF stops.
-            reader = asyncio.StreamReader()
-            await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-            while line := (await reader.readline()).strip():
-                if line == b"profile-on" and profile:
-                    import cProfile
-
-                    profiler = cProfile.Profile(time.process_time)
-                    profiler.enable()
-                elif line == b"profile-off" and profiler is not None and profile:
-                    profiler.disable()
-                    profiler.dump_stats(profile)
-                    profiler = None
-                print("ok", flush=True)
+            await serve_commands(profile)
     echo.close()
+
+
+async def serve_commands(profile: str | None, answer: Callable[[bytes], str] | None = None) -> None:
+    """The server child's command loop on stdin, one answer line per command:
+    "profile-on" / "profile-off [FILE]" (cProfile into ``profile`` or FILE), others to
+    ``answer``; EOF stops."""
+    loop = asyncio.get_running_loop()
+    profiler = None
+    reader = asyncio.StreamReader(limit=1 << 20)
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    while line := (await reader.readline()).strip():
+        reply = "ok"
+        if line == b"profile-on" and profile:
+            import cProfile
+
+            profiler = cProfile.Profile(time.process_time)
+            profiler.enable()
+        elif line.startswith(b"profile-off") and profiler is not None and profile:
+            profiler.disable()
+            # "profile-off FILE" names another file than the default.
+            profiler.dump_stats(line[len(b"profile-off ") :].decode() or profile)
+            profiler = None
+        elif answer is not None and not line.startswith(b"profile-"):
+            reply = answer(line)
+        print(reply, flush=True)
 
 
 # -- floor clients --------------------------------------------------------------------------------
@@ -513,8 +524,13 @@ def machine() -> dict[str, str]:
 
 
 class ServerProcess:
-    def __init__(self, profile: str | None) -> None:
-        args = [sys.executable, __file__, "--serve"]
+    """The server child: ``script --serve`` (this file's by default), whose first line of
+    output is the JSON of its facts."""
+
+    def __init__(
+        self, profile: str | None, script: str = __file__, extra: Sequence[str] = ()
+    ) -> None:
+        args = [sys.executable, script, "--serve", *extra]
         if profile:
             args += ["--profile-server", profile]
         self.proc = subprocess.Popen(
@@ -538,11 +554,12 @@ class ServerProcess:
             if self.cpu_seconds() - before < 0.05:
                 return
 
-    def command(self, line: str) -> None:
+    def command(self, line: str) -> str:
+        """Send one command line; its answer line."""
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self.proc.stdin.write(line + "\n")
         self.proc.stdin.flush()
-        self.proc.stdout.readline()
+        return self.proc.stdout.readline().strip()
 
     def stop(self) -> None:
         if self.proc.stdin is not None:

@@ -2,8 +2,8 @@
 
 Run from the repository root: ``python bench/web_bench.py`` (``--loads N --presses N``), with
 Debian's Chromium (``/usr/bin/chromium``, or ``--chromium PATH``) driven by Playwright.
-``--screenshots DIR`` also saves the main views as PNG files (docs/web/ holds the ones of
-the README).
+``--short`` is a quick check (10 loads, 50 presses). ``--screenshots DIR`` also saves the
+main views as PNG files (docs/web/ holds the ones of the README).
 
 A ``LoopgramServer`` (in memory, Bot API listener on a free port, hence the page) and a
 loopgram MTProto bot run in this process; the browser is its own process. Both figures are
@@ -222,6 +222,7 @@ async def run(args: argparse.Namespace) -> None:
                     await page.screenshot(path=str(out / "narrow.png"))
                     await page.set_viewport_size({"width": 1280, "height": 760})
                     await group_scene(page, server, out)
+                    await channel_scene(page, server, out)
                 await context.close()
                 scroll = await measure_scroll(browser, server, url)
                 await browser.close()
@@ -280,6 +281,49 @@ async def group_scene(page: Any, server: LoopgramServer, out: Path) -> None:
     await page.screenshot(path=str(out / "group.png"))
 
 
+async def channel_scene(page: Any, server: LoopgramServer, out: Path) -> None:
+    """A subscriber of a public channel presses a button under the bot's post
+    (docs/web/channel.png): Bob owns the channel, the bot is its admin, both through the
+    services; the page's user finds it by @username and joins."""
+    from playwright.async_api import expect
+
+    channels = server.core.services.channels
+    bob = server.storage.accounts.get_by_username("bob_b")
+    bot = server.storage.accounts.get_by_username("bench_bot")
+    assert bob is not None and bot is not None
+    created = channels.create(bob, "Button news", "", megagroup=False)
+    channel_id = next(c.id for c in created.chats if isinstance(c, types.Channel))
+    as_bob = channels.input_channel(bob.id, channel_id)
+    channels.update_username(bob, as_bob, "button_news")
+    peer = types.InputPeerChannel(channel_id=channel_id, access_hash=as_bob.access_hash)
+    channels.send_message(bob, peer, "Every morning: one question, two buttons.", random_id=1)
+    bot_user = types.InputUser(user_id=bot.id, access_hash=bot.access_hash)
+    channels.edit_admin(bob, as_bob, bot_user, types.ChatAdminRights(post_messages=True), None)
+
+    await page.get_by_placeholder("@username").fill("@button_news")
+    await page.get_by_role("button", name="Open", exact=True).click()
+    await page.get_by_role("button", name="Join").click()
+    await expect(page.get_by_role("button", name="Join")).to_be_hidden()
+    as_bot = channels.input_channel(bot.id, channel_id)
+    button = types.KeyboardInlineButton(
+        text="Toast", type=types.InlineButtonTypeCallback(data=b"toast")
+    )
+    link = types.KeyboardInlineButton(
+        text="Docs", type=types.InlineButtonTypeUrl(url="https://example.org/docs")
+    )
+    markup = types.ReplyInlineMarkup(rows=[types.KeyboardInlineButtonRow(buttons=[button, link])])
+    channels.send_message(
+        bot,
+        types.InputPeerChannel(channel_id=channel_id, access_hash=as_bot.access_hash),
+        "Today's question: toast or docs?",
+        random_id=2,
+        reply_markup=markup,
+    )
+    await page.get_by_role("button", name="Toast").last.click()
+    await expect(page.locator("#toast")).to_be_visible()
+    await page.screenshot(path=str(out / "channel.png"))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--chromium", default="/usr/bin/chromium")
@@ -287,7 +331,12 @@ def main() -> None:
     parser.add_argument("--presses", type=int, default=200)
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--screenshots", metavar="DIR")
+    parser.add_argument(
+        "--short", action="store_true", help="a quick check: 10 loads, 50 presses, 5 warm-up"
+    )
     args = parser.parse_args()
+    if args.short:
+        args.loads, args.presses, args.warmup = 10, 50, 5
     started = time.perf_counter()
     asyncio.run(run(args))
     print(f"({time.perf_counter() - started:.1f} s)")

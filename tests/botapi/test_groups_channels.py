@@ -13,6 +13,7 @@ import pytest
 
 from loopgram.node import LoopgramServer
 from loopgram.storage import Account
+from loopgram.storage.channels import ChannelRecord
 from loopgram.tl import types
 
 from .conftest import Api, Chat
@@ -227,9 +228,10 @@ async def test_channel_errors_have_the_official_texts(
     assert server.storage.channels.member(made.id, made.bot.id) is None
 
 
-async def test_a_migrated_group_answers_with_its_supergroup_as_officially(
-    server: LoopgramServer, api: Api, chat: Chat
-) -> None:
+async def migrated_group(server: LoopgramServer, api: Api, chat: Chat) -> tuple[int, ChannelRecord]:
+    """A basic group with the user and the bot, made a supergroup by the user (as
+    ``messages.migrateChat`` does) after the bot's queue was emptied: the group's id and
+    the supergroup."""
     await api.ok("getMe")
     chats = server.core.services.chats
     bot_input = types.InputUser(user_id=chat.bot.id, access_hash=chat.bot.access_hash)
@@ -239,7 +241,13 @@ async def test_a_migrated_group_answers_with_its_supergroup_as_officially(
     await _updates(api)
     record, _ = server.core.services.channels.migrate_chat(chat.user, group_id)
     chats.migrated(chat.user, group_id, record.id, origin=None)
+    return group_id, record
 
+
+async def test_a_migrated_group_answers_with_its_supergroup_as_officially(
+    server: LoopgramServer, api: Api, chat: Chat
+) -> None:
+    group_id, record = await migrated_group(server, api, chat)
     moved = [u["message"] for u in await _updates(api) if "message" in u]
     assert [m.get("migrate_from_chat_id") for m in moved] == [-group_id, None]
     assert moved[1]["migrate_to_chat_id"] == _bot_api_id(record.id)

@@ -165,3 +165,30 @@ async def test_a_lost_update_is_recovered_with_get_difference(world: World) -> N
     assert (first.text, second.text) == ("lost", "next")
     assert client.updates.differences == differences + 1
     assert user.inbox.empty()
+
+
+async def test_channel_messages_pass_by_the_account_pts_without_a_gap() -> None:
+    delivered: list[abcs.Update] = []
+    calls: list[UpdateState] = []
+
+    async def get_difference(state: UpdateState) -> abcs.updates.Difference:
+        calls.append(state)
+        raise AssertionError("a channel's pts opened a gap in the account's")
+
+    manager = UpdateManager(
+        deliver=lambda update, users: delivered.append(update),
+        get_difference=get_difference,
+        on_state=lambda state: None,
+        clock=FakeClock(),
+        gap_timeout=0.05,
+    )
+    manager.set_state(UpdateState(pts=10, qts=0, date=0, seq=0))
+    in_channel = types.Message(id=7, peer_id=types.PeerChannel(channel_id=5), date=0, message="c")
+    new = types.UpdateNewChannelMessage(message=in_channel, pts=40, pts_count=1)
+    edited = types.UpdateEditChannelMessage(message=in_channel, pts=41, pts_count=1)
+    for update in (new, edited):
+        manager.feed(types.Updates(updates=[update], users=[], chats=[], date=0, seq=0))
+    await asyncio.sleep(0.1)
+    assert delivered == [new, edited]
+    assert not manager.has_gap and calls == []
+    assert manager.state is not None and manager.state.pts == 10

@@ -1,4 +1,5 @@
-"""Fixtures for the cluster layer: a real redis-server, one key prefix per test.
+"""Fixtures for the cluster layer: a real redis-server, one key prefix per test; one cluster
+of three ``loopgram serve`` processes shared by the tests that kill nothing.
 
 ``LOOPGRAM_TEST_REDIS`` names the server (``.ci/run`` starts one and exports it). Without it
 the tests use a redis-server on the default local port; in CI its absence is a failure, never
@@ -7,11 +8,17 @@ a skip.
 
 from __future__ import annotations
 
+import itertools
 import os
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from redis.asyncio import Redis
+
+from loopgram.testing.cluster import ServerCluster
+from loopgram.testing.postgres import MissingService
 
 REDIS_ENV = "LOOPGRAM_TEST_REDIS"
 LOCAL_REDIS = "redis://127.0.0.1:6379/0"
@@ -41,3 +48,33 @@ async def drop_keys(url: str, prefix: str) -> None:
             await client.delete(*keys)
     finally:
         await client.aclose()
+
+
+@contextmanager
+def running(cluster: ServerCluster) -> Iterator[ServerCluster]:
+    """``cluster`` started (a missing service fails the test, naming it) and stopped."""
+    try:
+        cluster.start()
+    except MissingService as e:
+        pytest.fail(str(e), pytrace=False)
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="package")
+def cluster() -> Iterator[ServerCluster]:
+    """One cluster for the tests that kill nothing and need the default answer window:
+    three interpreter starts per test would be most of this package's time. Each test makes
+    its own bots and users."""
+    with running(ServerCluster(3)) as started:
+        yield started
+
+
+_bots = itertools.count(1)
+
+
+def new_bot(cluster: ServerCluster) -> str:
+    """A bot of its own for one test (usernames unique within the cluster's schema)."""
+    return cluster.create_bot(f"cluster{next(_bots)}bot")

@@ -64,3 +64,27 @@ async def test_every_account_counts_as_online_somewhere(hubs: tuple[RedisHub, Re
     # Presence is not shared yet: services must not skip an account connected elsewhere.
     a, _ = hubs
     assert a.online(12345)
+
+
+async def test_origin_subscribers_get_only_what_their_own_process_published(
+    hubs: tuple[RedisHub, RedisHub],
+) -> None:
+    a, b = hubs
+    origin_b: list[abcs.Updates] = []
+    everything_b: asyncio.Queue[abcs.Updates] = asyncio.Queue()
+    unheard: list[tuple[int, abcs.Updates]] = []
+    b.origin.subscribe(7, "queue", origin_b.append)
+    b.subscribe(7, "session", everything_b.put_nowait)
+    b.origin.unheard = lambda account_id, updates: unheard.append((account_id, updates))
+    a.publish(7, typing_of(1))  # published on a: b's sessions get it, b's origin does not
+    assert await asyncio.wait_for(everything_b.get(), 5) == typing_of(1)
+    assert origin_b == []
+    b.publish(7, typing_of(2))
+    assert origin_b == [typing_of(2)]
+    assert unheard == []
+    # An account nobody subscribed at b's origin: the hook hears of it.
+    b.publish(9, typing_of(3))
+    assert unheard == [(9, typing_of(3))]
+    # Leaving out the one subscriber is not "nobody subscribed".
+    b.publish(7, typing_of(4), exclude="queue")
+    assert unheard == [(9, typing_of(3))] and origin_b == [typing_of(2)]

@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from loopgram.clock import FakeClock
 from loopgram.cluster import RedisPendingCalls
@@ -259,12 +258,13 @@ def test_process_ids_are_unique_by_default() -> None:
     assert RedisPendingCalls(Redis(), clock).node_id != RedisPendingCalls(Redis(), clock).node_id
 
 
-async def test_a_call_added_while_redis_is_unreachable_fails_instead_of_hanging() -> None:
+async def test_a_call_added_while_redis_is_unreachable_is_bot_response_timeout_at_once() -> None:
     clock = FakeClock()
     table = RedisPendingCalls.from_url("redis://127.0.0.1:1/0", clock)
     try:
-        with pytest.raises(RedisError):
+        with pytest.raises(RpcError) as refused:
             await asyncio.wait_for(table.add(press(clock)), 10)
+        assert refused.value.message == "BOT_RESPONSE_TIMEOUT"
         assert table.count(CallKind.PRESS) == 0 and table.waiting(CallKind.PRESS) == 0
     finally:
         await table.aclose()

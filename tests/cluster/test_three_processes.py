@@ -7,39 +7,15 @@ clients reconnecting elsewhere with their auth keys."""
 from __future__ import annotations
 
 import asyncio
-import itertools
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from telethon import Button, errors, events, functions  # type: ignore[import-untyped]
 
 from loopgram.testing.cluster import ClusterNode, ServerCluster
-from loopgram.testing.postgres import MissingService
+from tests.cluster.conftest import new_bot
 from tests.integration.support import Pair, make_pair, start_bot, start_user, within
 from tests.integration.test_callbacks import queries
-
-_bots = itertools.count(1)
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[ServerCluster]:
-    """One cluster for the tests that kill nothing and need the default answer window:
-    three interpreter starts per test would be most of this module's time. Each test makes
-    its own bot and users."""
-    cluster = ServerCluster(3)
-    try:
-        cluster.start()
-    except MissingService as e:
-        pytest.fail(str(e), pytrace=False)
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
-
-
-def new_bot(cluster: ServerCluster) -> str:
-    return cluster.create_bot(f"cluster{next(_bots)}bot")
 
 
 def press(pair: Pair, msg_id: int, data: bytes) -> asyncio.Future[Any]:
@@ -132,6 +108,88 @@ async def test_a_second_answer_from_the_bot_on_another_process_is_query_id_inval
         await asyncio.gather(pair.disconnect(), same_bot_elsewhere.disconnect())
 
 
+async def test_an_answer_on_another_process_returns_true_and_relays_every_field(
+    cluster: ServerCluster,
+) -> None:
+    """Row 2 of the callback rules with the bot on process 0 and the user on process 2."""
+    node0, _, node2 = cluster.nodes
+    bot, pending, pair = await bot_and_user(cluster, node0, node2)
+    try:
+        message = await pair.keyboard([[Button.inline("A", b"a")]])
+        pressed = press(pair, message.id, b"a")
+        event = await within(pending.get())
+        link = f"tg://resolve?domain={pair.bot_username}&start=abc"
+        ok = await within(
+            bot(
+                functions.messages.SetBotCallbackAnswerRequest(
+                    query_id=event.query.query_id, cache_time=7, message="toast", url=link
+                )
+            )
+        )
+        assert ok is True
+        answer = await pressed
+        assert (bool(answer.alert), answer.message, answer.cache_time) == (False, "toast", 7)
+        assert (answer.has_url, answer.url) == (True, link)
+    finally:
+        await pair.disconnect()
+
+
+async def test_another_bot_on_another_process_cannot_answer_the_press(
+    cluster: ServerCluster,
+) -> None:
+    """Row 4: only the button's bot may answer, wherever the other bot is connected; an id
+    no press made is refused too."""
+    node0, node1, node2 = cluster.nodes
+    _, pending, pair = await bot_and_user(cluster, node0, node1)
+    other = await start_bot(node2, new_bot(cluster))
+    try:
+        message = await pair.keyboard([[Button.inline("A", b"a")]])
+        pressed = press(pair, message.id, b"a")
+        event = await within(pending.get())
+        with pytest.raises(errors.QueryIdInvalidError):
+            await raw_answer(other, event, "not mine")
+        with pytest.raises(errors.QueryIdInvalidError):
+            await within(
+                other(
+                    functions.messages.SetBotCallbackAnswerRequest(
+                        query_id=event.query.query_id ^ 0x5A5A5A, cache_time=0, message="?"
+                    )
+                )
+            )
+        await within(event.answer("mine"))
+        assert (await pressed).message == "mine"
+    finally:
+        await asyncio.gather(pair.disconnect(), other.disconnect())
+
+
+async def test_an_inline_result_answered_on_another_process_is_sent_and_pressed(
+    cluster: ServerCluster,
+) -> None:
+    """The user on process 1 asks the bot on process 0 inline, sends the article it got
+    back (its results are remembered where the user waited) and presses its button."""
+    node0, node1, _ = cluster.nodes
+    bot, pending, pair = await bot_and_user(cluster, node0, node1)
+
+    @bot.on(events.InlineQuery)
+    async def on_inline(event: Any) -> None:
+        article = event.builder.article(
+            "Fruit", text="Pick a fruit", buttons=[Button.inline("Apple", b"apple")]
+        )
+        await event.answer([article])
+
+    try:
+        results = await within(pair.user.inline_query(pair.bot_username, "fruit"))
+        assert [r.title for r in results] == ["Fruit"]
+        message = await within(results[0].click(pair.bot_username))
+        assert (message.text, message.via_bot_id) == ("Pick a fruit", pair.bot_id)
+        pressed = asyncio.ensure_future(within(message.click()))
+        event = await within(pending.get())
+        await within(event.answer("apple it is"))
+        assert (await pressed).message == "apple it is"
+    finally:
+        await pair.disconnect()
+
+
 @pytest.mark.loopgram_cluster(answer_timeout=2.0)
 async def test_a_press_the_bot_on_another_process_ignores_is_bot_response_timeout(
     loopgram_cluster: ServerCluster,
@@ -195,3 +253,34 @@ async def test_a_user_whose_process_is_killed_reconnects_elsewhere_and_loses_not
             await unanswered
     finally:
         await pair.disconnect()
+
+
+@pytest.mark.loopgram_cluster(answer_timeout=10.0)
+async def test_a_press_whose_bot_process_is_killed_ends_answered_or_timed_out(
+    loopgram_cluster: ServerCluster,
+) -> None:
+    """The press waits on process 1, its bot is on process 0, which dies with the press in
+    flight: the bot, back on process 2 with its session, answers it within the window; a
+    second press its bot never answers ends in BOT_RESPONSE_TIMEOUT on process 1's clock."""
+    node0, node1, node2 = loopgram_cluster.nodes
+    token = new_bot(loopgram_cluster)
+    bot = await start_bot(node0, token)
+    pending = queries(bot)
+    pair = await make_pair(node1, bot=bot)
+    try:
+        message = await pair.keyboard([[Button.inline("Go", b"go")]])
+        pressed = press(pair, message.id, b"go")
+        event = await within(pending.get())
+        session = bot.session.save()
+        node0.kill()
+        await bot.disconnect()
+        assert not pressed.done()
+        back = await start_bot(node2, token, session)
+        assert await raw_answer(back, event, "answered from process 2") is True
+        assert (await pressed).message == "answered from process 2"
+        # Nobody answers this one: the bot's events are no longer read.
+        with pytest.raises(errors.BotResponseTimeoutError):
+            await press(pair, message.id, b"go")
+        await back.disconnect()
+    finally:
+        await pair.user.disconnect()

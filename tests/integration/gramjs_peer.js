@@ -102,7 +102,8 @@ async function runBot(orders) {
   return bot;
 }
 
-async function runUser(orders) {
+// A user logged in with the orders' phone and code, its "ready" reported: [client, me].
+async function startUser(orders) {
   const user = client(orders);
   await user.start({
     phoneNumber: orders.phone,
@@ -113,6 +114,11 @@ async function runUser(orders) {
   });
   const me = await user.getMe();
   report("ready", { id: Number(me.id), username: me.username || null, layer: LAYER, version });
+  return [user, me];
+}
+
+async function runUser(orders) {
+  const [user] = await startUser(orders);
   const keyboard = new Promise((resolve) => {
     user.addEventHandler((event) => {
       if (event.message.replyMarkup) resolve(event.message);
@@ -129,7 +135,7 @@ async function runUser(orders) {
 }
 
 // Other drivers (everyday_gramjs.js) reuse the connection set-up.
-module.exports = { client, trust };
+module.exports = { client, startUser, trust };
 
 if (require.main === module) {
   serve(trust, { bot: runBot, user: runUser }, (client) => client.disconnect());

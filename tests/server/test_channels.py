@@ -681,3 +681,20 @@ async def test_typing_and_the_messages_form_of_read_history_in_a_supergroup(
     assert affected.pts_count == 0
     (inbox,) = bob.updates_of(types.UpdateReadChannelInbox)
     assert (inbox.max_id, inbox.still_unread_count) == (3, 0)
+
+
+async def test_edit_title_by_an_admin_reaches_members_and_is_refused_to_others(
+    core: ServerCore,
+) -> None:
+    alice, bob, _, channel = await setup_supergroup(core)
+    bobs = await seen_by(bob, channel.id)
+    refused = await bob.fails(fch.EditTitle(channel=input_channel(bobs), title="Mine now"))
+    assert (refused.code, refused.message) == (400, "CHAT_ADMIN_REQUIRED")
+    bob.pushed.clear()
+    await alice.call(fch.EditTitle(channel=input_channel(channel), title="Renamed club"))
+    (pushed,) = bob.updates_of(types.UpdateNewChannelMessage)
+    assert isinstance(pushed.message, types.MessageService)
+    assert pushed.message.action == types.MessageActionChatEditTitle(title="Renamed club")
+    assert (await seen_by(bob, channel.id)).title == "Renamed club"
+    same = await alice.fails(fch.EditTitle(channel=input_channel(channel), title="Renamed club"))
+    assert same.message == "CHAT_NOT_MODIFIED"

@@ -248,3 +248,28 @@ def test_a_supergroup_remembers_the_group_it_was_made_from(storage: Storage) -> 
     )
     assert made.migrated_from == 100_001
     assert storage.channels.migrated_from(100_001) == made
+
+
+def test_a_member_joins_caught_up_and_its_catch_up_mark_only_moves_forward(
+    storage: Storage,
+) -> None:
+    alice = storage.accounts.create_user("+1001", "Alice")
+    bob = storage.accounts.create_user("+1002", "Bob")
+    channel = storage.channels.create(alice.id, "Chat", about="", megagroup=True, date=5)
+    for _ in range(3):
+        storage.channels.post(channel.id, sender_id=alice.id, text="m", render_update=_new)
+    joined = storage.channels.put_member(
+        channel.id, bob.id, role=ChannelRole.MEMBER, inviter_id=alice.id, date=6
+    )
+    assert joined.caught_up_pts == 3
+    storage.channels.post(channel.id, sender_id=alice.id, text="m", render_update=_new)
+    storage.channels.set_caught_up(channel.id, bob.id, 4)
+    storage.channels.set_caught_up(channel.id, bob.id, 2)
+    # A role change keeps the mark; a non-member has none to move.
+    storage.channels.put_member(
+        channel.id, bob.id, role=ChannelRole.ADMIN, inviter_id=alice.id, date=6
+    )
+    member = storage.channels.member(channel.id, bob.id)
+    assert member is not None and member.caught_up_pts == 4
+    storage.channels.set_caught_up(channel.id, 424242, 9)
+    assert storage.channels.member(channel.id, 424242) is None

@@ -239,9 +239,69 @@ def test_with_notify_a_storage_keeps_rows_cached_across_its_own_writes(pg_url: s
         assert bot in a._db.accounts
 
 
+def test_a_listener_hears_the_writes_of_a_storage_that_does_not_listen(pg_url: str) -> None:
+    with open_pg(pg_url) as a, open_pg(pg_url, freshness="snapshot") as cli:
+        bot = a.accounts.create_bot("HeardBot", "Bot", "secret").id
+        with a.reading():
+            assert a.accounts.get(bot) is not None
+        cli.accounts.update(bot, first_name="FromTheCli")
+        announcement_arrived(a)
+        with a.reading():
+            account = a.accounts.get(bot)
+        assert account is not None and account.first_name == "FromTheCli"
+
+
+def test_a_commit_elsewhere_forgets_only_the_cache_its_tables_feed(pg_url: str) -> None:
+    with open_pg(pg_url) as a, open_pg(pg_url) as b:
+        bot = a.accounts.create_bot("TableBot", "Bot", "secret").id
+        user = a.accounts.create_user("15550010", "User").id
+        (mine, _), _ = a.messages.send(
+            sender_id=bot, peer=PeerRef.user(user), text="v1", render_update=render
+        )
+        with a.reading():
+            assert a.accounts.get(bot) is not None and a.messages.get(bot, mine.id) == mine
+
+        b.settings.set("unrelated", b"x")  # feeds neither cache
+        announcement_arrived(a)
+        with a.reading():
+            a.accounts.get(bot)
+        assert bot in a._db.accounts and (bot, mine.id) in a._db.messages
+
+        b.messages.edit(bot, mine.id, render_update=render, text="v2")
+        announcement_arrived(a)
+        with a.reading():
+            assert a.accounts.get(bot) is not None
+            assert (bot, mine.id) not in a._db.messages  # forgotten, the account kept
+            seen = a.messages.get(bot, mine.id)
+        assert bot in a._db.accounts
+        assert seen is not None and seen.text == "v2"
+
+
+def test_a_write_transaction_that_changed_nothing_announces_nothing(pg_url: str) -> None:
+    # b first: what b announces opening the schema is over before a listens.
+    with open_pg(pg_url) as b, open_pg(pg_url) as a:
+        conn_a = a._db.pgconn
+        assert conn_a is not None
+        with b._db.write() as conn:
+            conn.execute("SELECT count(*) FROM settings")
+        b.settings.set("k", b"v")
+        announcement_arrived(a)
+        assert conn_a.changed_elsewhere() == {"settings"}
+
+
+def test_statements_name_the_tables_they_change() -> None:
+    assert translate("SELECT x FROM accounts WHERE id = ?").writes == ()
+    assert translate("UPDATE accounts SET x = ? WHERE id = ?").writes == ("accounts",)
+    assert translate("DELETE FROM message_boxes WHERE owner_id = ?").writes == ("message_boxes",)
+    assert translate("INSERT OR IGNORE INTO dialogs (a) VALUES (?)").writes == ("dialogs",)
+    # Not known: any table may have changed.
+    assert translate("CREATE TABLE t (a INTEGER)").writes is None
+    assert translate("WITH x AS (SELECT 1) UPDATE t SET a = 1").writes is None
+
+
 def test_the_url_chooses_the_freshness_check(pg_url: str) -> None:
-    with PostgresStorage(pg_url) as default, PostgresStorage(pg_url + "&freshness=notify") as n:
-        assert default.freshness == "snapshot" and n.freshness == "notify"
+    with PostgresStorage(pg_url) as default, PostgresStorage(pg_url + "&freshness=snapshot") as s:
+        assert default.freshness == "notify" and s.freshness == "snapshot"
     with pytest.raises(ValueError, match="freshness"):
         PostgresStorage(pg_url + "&freshness=sometimes")
 
@@ -257,8 +317,8 @@ def test_a_cache_check_ignores_only_this_connections_own_commits() -> None:
     assert others_finished(seen, Snapshot.parse("100:100000:"), set(range(100, 5000)))
 
 
-def test_a_storage_keeps_rows_cached_across_its_own_writes(pg_url: str) -> None:
-    with open_pg(pg_url) as a:
+def test_with_snapshot_a_storage_keeps_rows_cached_across_its_own_writes(pg_url: str) -> None:
+    with open_pg(pg_url, freshness="snapshot") as a:
         bot = a.accounts.create_bot("OwnBot", "Bot", "secret").id
         with a.reading():
             assert a.accounts.get(bot) is not None
@@ -296,6 +356,24 @@ def test_a_connection_lost_between_calls_costs_no_call(pg_url: str, freshness: F
         store.settings.set("k", b"w")  # a write transaction
         assert store.settings.get("k") == b"w"
         assert pg.pg.info.backend_pid != pid
+
+
+def test_with_notify_a_lost_session_forgets_what_it_cached(pg_url: str) -> None:
+    with open_pg(pg_url) as a, open_pg(pg_url) as b:
+        bot = a.accounts.create_bot("AwayBot", "Bot", "secret").id
+        with a.reading():
+            assert a.accounts.get(bot) is not None  # cached, and listening
+        pg = a._db.pgconn
+        assert pg is not None and pg.pg is not None
+        conninfo, _ = split_url(pg_url)
+        with psycopg.connect(conninfo, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pg.pg.info.backend_pid,))
+        announcement_arrived(a)  # the session's end, not an announcement
+        # Announced to the listeners of the moment: a's session is not one of them.
+        b.accounts.update(bot, first_name="WhileAway")
+        with a.reading():
+            account = a.accounts.get(bot)
+        assert account is not None and account.first_name == "WhileAway"
 
 
 def test_a_connection_lost_inside_a_transaction_fails_that_call_only(pg_url: str) -> None:

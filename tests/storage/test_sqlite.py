@@ -248,6 +248,20 @@ def test_rows_read_before_another_connection_writes_are_not_served_stale(
         assert server.messages.get(bot.id, own.id) is None
 
 
+def test_accounts_read_together_come_from_the_cache_and_never_stale(tmp_path: Path) -> None:
+    path = tmp_path / "x.db"
+    with open_db(path) as server, open_db(path) as cli:
+        bot = server.accounts.create_bot("TestBot", "Test", "secret")
+        user = server.accounts.create_user("15550001", "Alice")
+        first = server.accounts.get_many([user.id, bot.id, user.id, 999_999])
+        assert first == [user, bot]
+        # A second look is served from the cache: the very records of the first.
+        again = server.accounts.get_many([bot.id, user.id])
+        assert again[0] is first[1] and again[1] is first[0]
+        renamed = cli.accounts.update(bot.id, username="NewBot")
+        assert server.accounts.get_many([user.id, bot.id]) == [user, renamed]
+
+
 def data_version_checks(storage: SqliteStorage) -> list[str]:
     """The ``PRAGMA data_version`` statements the storage's connection runs from now on."""
     seen: list[str] = []

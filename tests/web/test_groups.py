@@ -1,7 +1,7 @@
 """The page in a real browser with names and basic groups: a person names the user at sign-in
 or in the profile and peers see it live; two tabs as two users share a group with a Telethon
 bot, both press one button and each sees their own answer; service messages; a member added
-by username; a channel listed among the dialogs but not opened."""
+by username. Supergroups and channels: tests/web/test_channels.py."""
 
 from __future__ import annotations
 
@@ -181,20 +181,3 @@ async def test_a_member_added_by_username_sees_the_group_and_everyone_sees_who_w
     finally:
         for tab in (ada, bob):
             await tab.context.close()
-
-
-async def test_a_channel_is_listed_among_the_dialogs_and_not_opened(
-    page: Any, server: LoopgramServer
-) -> None:
-    await page.get_by_label("Phone number").fill("+999 66 1230051")
-    await page.get_by_role("button", name="Sign in", exact=True).click()
-    await expect(page.locator("body")).to_have_attribute("data-state", "ready")
-    account = server.storage.accounts.get_by_phone("999661230051")
-    assert account is not None
-    server.core.services.channels.create(account, "News", "", megagroup=False)
-    await page.reload()
-    entry = page.locator("#dialogs button", has_text="News")
-    await expect(entry.locator(".group-mark")).to_have_text("channel")
-    await entry.click()
-    await expect(page.locator("#toast")).to_contain_text("does not open them yet")
-    await expect(page.locator("#chat-title")).to_have_text("No chat open")

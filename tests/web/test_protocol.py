@@ -309,7 +309,7 @@ async def test_a_group_is_created_by_usernames_listed_and_its_service_messages_s
     ] == "CHAT_ID_INVALID"
 
 
-async def test_channels_and_supergroups_are_listed_among_dialogs_not_opened(
+async def test_channels_and_supergroups_are_listed_and_opened_with_their_history(
     http: aiohttp.ClientSession, server: LoopgramServer
 ) -> None:
     tab = await open_tab(http, server)
@@ -327,6 +327,75 @@ async def test_channels_and_supergroups_are_listed_among_dialogs_not_opened(
     for chat in shown.values():
         # The Bot API's ids: -100 followed by the channel id.
         assert str(chat["id"]).startswith("-100")
+        assert chat["creator"] and chat["admin"] and not chat["left"]
     assert sorted(d["chat"] for d in dialogs["dialogs"]) == sorted(c["id"] for c in shown.values())
-    refused = await tab.call("history", chat=shown["News"]["id"])
-    assert refused["error"]["message"] == "PEER_ID_INVALID"
+    history = await tab.ok("history", chat=shown["News"]["id"])
+    (created,) = history["messages"]
+    assert created["service"] == {"kind": "create", "title": "News", "users": []}
+    # A broadcast post speaks for the channel: no sender.
+    assert created["from"] is None and created["chat"] == shown["News"]["id"]
+    sent = await tab.ok("send", chat=shown["Talk"]["id"], text="first words")
+    assert sent["message"]["chat"] == shown["Talk"]["id"] and sent["message"]["from"] == me["id"]
+    # A channel id the tab never saw is refused, as an unknown peer is.
+    unseen = await tab.call("history", chat=-(10**12 + 987654))
+    assert unseen["error"]["message"] == "CHANNEL_INVALID"
+
+
+async def test_channel_rules_reach_the_page_joining_posting_renaming_and_removing(
+    http: aiohttp.ClientSession, server: LoopgramServer
+) -> None:
+    ada, bob = await open_tab(http, server), await open_tab(http, server)
+    await ada.ok("sign_in", phone="+999 66 5550051", code="12345")
+    await ada.ok("profile", first_name="Ada", username="ada_chan")
+    bob_me = (await bob.ok("sign_in", phone="+999 66 5550052", code="12345"))["me"]
+    await bob.ok("profile", first_name="Bob", username="bob_chan")
+    server.core.create_bot("post_bot")
+    created = await ada.ok("create_group", kind="channel", title="News", usernames=["post_bot"])
+    news = created["chat"]
+    assert created["chats"][0]["kind"] == "channel"
+    # A bot added to a broadcast channel is one of its admins.
+    members = (await ada.ok("members", chat=news))["members"]
+    assert sorted(m["role"] for m in members) == ["admin", "creator"]
+
+    await ada.ok("set_username", chat=news, username="news_web")
+    found = await bob.ok("resolve", username="@news_web")
+    assert found["chat"] == news and found["chats"][0]["left"]
+    await bob.ok("history", chat=news)  # a public channel reads before joining
+    await bob.ok("join", chat=news)
+    refused = await bob.call("send", chat=news, text="may I?")
+    assert refused["error"] == {"code": 400, "message": "CHAT_ADMIN_REQUIRED"}
+    assert (await bob.call("rename", chat=news, title="Mine"))["error"][
+        "message"
+    ] == "CHAT_ADMIN_REQUIRED"
+    post = await ada.ok("send", chat=news, text="Hello subscribers")
+    pushed = await _next_update(bob, "message")
+    assert pushed["update"]["message"]["id"] == post["message"]["id"]
+    assert pushed["update"]["message"]["from"] is None
+
+    renamed = await ada.ok("rename", chat=news, title="Daily news")
+    assert renamed["chats"][0]["title"] == "Daily news"
+    assert renamed["messages"][0]["service"] == {"kind": "title", "title": "Daily news"}
+    seen = await _next_update(bob, "message")
+    assert seen["chats"][0]["title"] == "Daily news"
+    same = await ada.call("rename", chat=news, title="Daily news")
+    assert same["error"]["message"] == "CHAT_NOT_MODIFIED"
+
+    # Ada learns who Bob is from the member list, as the page's Manage dialog shows it.
+    listed = await ada.ok("members", chat=news)
+    assert {"user": bob_me["id"], "role": "member"} in listed["members"]
+    await ada.ok("remove_member", chat=news, user=bob_me["id"])
+    removed = await _next_update(bob, "chat")
+    assert removed["update"]["chat"] == news and removed["chats"][0]["left"]
+    assert (await bob.call("join", chat=news))["error"]["message"] == "CHANNEL_PRIVATE"
+
+    talk = (await ada.ok("create_group", kind="supergroup", title="Talk", usernames=["bob_chan"]))[
+        "chat"
+    ]
+    await bob.ok("leave", chat=talk)
+    left = await _next_update(ada, "message")
+    assert left["update"]["message"]["service"] == {"kind": "remove", "users": [bob_me["id"]]}
+    pair = (await ada.ok("create_group", title="Pair", usernames=["bob_chan"]))["chat"]
+    await _next_update(bob, "message")
+    gone = await bob.ok("leave", chat=pair)
+    assert gone["messages"][0]["service"] == {"kind": "remove", "users": [bob_me["id"]]}
+    assert gone["chats"][0]["left"]

@@ -250,6 +250,7 @@ def send_message(
             random_id=gw.random_id(),
             reply_markup=markup,
             entities=entities,
+            reply_to=reply_to,
             origin=origin,
         )
         return gw.render(bot, result)
@@ -280,17 +281,56 @@ def reply_target(
     """The bot's id of the group message a send replies to, checked as officially: a
     missing one fails the send unless ``allow_without``."""
     if isinstance(group, Channel):
-        if allow_without:
-            return None
-        raise bad_request(f"replies in a {group.kind} are not implemented by loopgram")
-    if chat_id is not None and group_id(chat_id) != group.id:
-        raise bad_request("replies to messages of other chats are not implemented by loopgram")
-    copy = gw.storage.messages.get(bot.account.id, message_id)
-    if copy is None or copy.peer != PeerRef.chat(group.id):
+        if chat_id is not None and channel_id(chat_id) != group.id:
+            raise bad_request("replies to messages of other chats are not implemented by loopgram")
+        found = gw.storage.channels.message(group.id, message_id) is not None
+    else:
+        if chat_id is not None and group_id(chat_id) != group.id:
+            raise bad_request("replies to messages of other chats are not implemented by loopgram")
+        copy = gw.storage.messages.get(bot.account.id, message_id)
+        found = copy is not None and copy.peer == PeerRef.chat(group.id)
+    if not found:
         if allow_without:
             return None
         raise bad_request("message to be replied not found")
     return message_id
+
+
+def channel_reply(
+    gw: BotApiGateway,
+    bot: _Bot,
+    message: types.Message,
+    rendered: JsonObject,
+    users: Mapping[int, JsonObject],
+    chats: Mapping[int, JsonObject],
+) -> JsonObject:
+    """``rendered`` (a supergroup's or channel's message) with ``reply_to_message``, read
+    from the channel, one level deep as officially (left out once it was deleted)."""
+    header = message.reply_to
+    if (
+        not isinstance(header, types.MessageReplyHeader)
+        or header.reply_to_msg_id is None
+        or not isinstance(message.peer_id, types.PeerChannel)
+    ):
+        return rendered
+    record = gw.storage.channels.get(message.peer_id.channel_id)
+    replied = (
+        None if record is None else gw.storage.channels.message(record.id, header.reply_to_msg_id)
+    )
+    if record is None or replied is None:
+        return rendered
+    shown = render_channel_message(replied, record, bot.account.id)
+    if replied.sender_id not in users:
+        known = gw.storage.accounts.get(replied.sender_id)
+        if known is not None:
+            users = {**users, **_render_users(gw, bot, [known])}
+    if isinstance(shown, types.MessageService):
+        service = objects.service_message_to_api(shown, users, chats, bot.account.id)
+        if service is not None:
+            rendered["reply_to_message"] = service
+    elif isinstance(shown, types.Message):
+        rendered["reply_to_message"] = objects.message_to_api(shown, users, chats)
+    return rendered
 
 
 def edit_message(
@@ -774,7 +814,8 @@ def _channel_message_updates(
         kind = "channel_post" if new else "edited_channel_post"
     else:
         kind = "message" if new else "edited_message"
-    return [(kind, objects.message_to_api(message, users, chats))]
+    rendered = objects.message_to_api(message, users, chats)
+    return [(kind, channel_reply(gw, bot, message, rendered, users, chats))]
 
 
 def _channel_callback(

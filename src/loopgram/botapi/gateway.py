@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import logging
 import math
@@ -32,6 +33,7 @@ from urllib.parse import urlsplit
 from loopgram import tl
 from loopgram.botapi import chats as groups
 from loopgram.botapi import commands, objects
+from loopgram.botapi import queue as signals
 from loopgram.botapi.errors import (
     BotApiError,
     bad_request,
@@ -44,12 +46,12 @@ from loopgram.botapi.errors import (
     unauthorized,
 )
 from loopgram.botapi.objects import JsonObject
-from loopgram.botapi.queue import UpdateQueues, update_json
+from loopgram.botapi.queue import NO_PEERS, QueueSignals, UpdateQueues, update_json
 from loopgram.botapi.request import INT32_MAX, INT32_MIN, INT64_MAX, INT64_MIN, Params, Route, dumps
 from loopgram.clock import Clock, RandomBytes
 from loopgram.server.core import ServerCore
 from loopgram.server.errors import RpcError
-from loopgram.server.hub import Subscription
+from loopgram.server.hub import Subscription, UpdateHub
 from loopgram.server.services.commands import CommandScope
 from loopgram.server.services.limits import storage_failure
 from loopgram.server.services.render import render_message, render_user
@@ -140,6 +142,8 @@ class _Bot:
     """The privacy mode ``me_json`` shows."""
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     poll_generation: int = 0
+    polling_here: bool = False
+    """This process's poll is the bot's newest as far as the other processes were told."""
     webhook_task: asyncio.Task[None] | None = None
     launched_at: float = 0.0
     closed: bool = False
@@ -166,6 +170,8 @@ WAITING_KINDS: Final = frozenset({"callback_query", "inline_query"})
 """Updates whose cause, a user's call, waits for the bot's answer (written in batches)."""
 SECRET_HEADER: Final = "X-Telegram-Bot-Api-Secret-Token"
 RENDERED_MAX: Final = 1024
+UNQUEUED_MAX: Final = 1_000_000
+"""Accounts remembered as having no Bot API queue before the memory starts over."""
 TOKENS_MAX: Final = 1024
 WEBHOOK_RETRY_MAX: Final = 60.0
 _NOT_FROM_WEBHOOK: Final = frozenset({"setwebhook", "deletewebhook", "close", "logout"})
@@ -210,8 +216,14 @@ class BotApiGateway:
         random_bytes: RandomBytes | None = None,
         post: Post | None = None,
         webhook_retry_delay: float = 1.0,
+        signals: QueueSignals = NO_PEERS,
+        queue_hub: UpdateHub | None = None,
     ) -> None:
         self.core = core
+        # With other processes on the same queues: each queues the updates that arose in it
+        # (``queue_hub`` delivers only those) and tells the others through ``signals``.
+        self.signals = signals
+        self._queue_hub = queue_hub if queue_hub is not None else core.hub
         self.post = post
         self.webhook_retry_delay = webhook_retry_delay
         self.services = core.services
@@ -232,6 +244,10 @@ class BotApiGateway:
         self._staged_bots: dict[int, _Bot] = {}
         self._warned: set[str] = set()
         self.closed = False
+        # Accounts known to have no Bot API queue (``unheard``); a bot leaves on its first
+        # request here or on another process's word (``OPENED``).
+        self._unqueued: set[int] = set()
+        signals.bind(self._signalled)
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -241,7 +257,7 @@ class BotApiGateway:
         for bot_id in self.queues.bots():
             account = self.storage.accounts.get(bot_id)
             if account is not None and account.is_bot:
-                self.start_webhook(self._attach(account))
+                self.start_webhook(self._attach(account, announce=False))
 
     def start_webhooks(self) -> None:
         """Start delivering to the webhooks of the bots known so far (the HTTP driver calls
@@ -269,8 +285,65 @@ class BotApiGateway:
             bot.webhook_task = None
         bot.closed = True
         bot.notify()
+        self._unqueued.add(bot.account.id)
         if self._bots.get(bot.account.id) is bot:
             del self._bots[bot.account.id]
+
+    def unheard(self, account_id: int, updates: abcs.Updates) -> None:
+        """Updates that arose in this process for an account not attached here (the queue
+        hub's hook): a bot whose first Bot API request went to another process a moment
+        ago -- its ``OPENED`` signal may still be on its way -- is attached now and queued
+        for; any other account is remembered as none of the gateway's business."""
+        if account_id in self._unqueued or self.closed:
+            return
+        with self.storage.reading():
+            account = self.storage.accounts.get(account_id)
+            if account is None or not account.is_bot or self.queues.state(account_id) is None:
+                if len(self._unqueued) >= UNQUEUED_MAX:
+                    self._unqueued.clear()
+                self._unqueued.add(account_id)
+                return
+            bot = self._attach(account, announce=False)
+        self._deliver(bot, updates)
+
+    def _signalled(self, kind: str, bot_id: int) -> None:
+        """A signal from another process serving the same queues."""
+        if self.closed:
+            return
+        if kind == signals.RESYNC:
+            # Signals were lost: forget what they would have changed, and wake every poll
+            # and delivery to look at the queues again.
+            self.queues.forget()
+            self._unqueued.clear()
+            with self.storage.reading():
+                self.restore()
+            for known in list(self._bots.values()):
+                known.notify()
+            return
+        bot = self._bots.get(bot_id)
+        if kind == signals.OPENED:
+            self._unqueued.discard(bot_id)
+            if bot is None:
+                with self.storage.reading():
+                    account = self.storage.accounts.get(bot_id)
+                    if account is not None and account.is_bot:
+                        self.start_webhook(self._attach(account, announce=False))
+            return
+        if kind == signals.CHANGED:
+            self.queues.forget(bot_id)
+        if kind == signals.RELEASED:
+            self._unqueued.add(bot_id)
+        if bot is None:
+            return
+        if kind == signals.RELEASED:
+            self.release(bot)
+            return
+        if kind == signals.POLLING:
+            bot.polling_here = False
+            bot.poll_generation += 1
+        bot.notify()
+        if kind == signals.CHANGED:
+            self.start_webhook(bot)
 
     # -- requests ---------------------------------------------------------------------------
 
@@ -368,21 +441,38 @@ class BotApiGateway:
         """Send the queue to the webhook in order, one update at a time, each until the
         webhook answers 2xx (retrying with a doubling delay); run a method call found in an
         answer's body. Ends when the webhook is deleted or the gateway closes."""
-        bot_id = bot.account.id
-        delay = self.webhook_retry_delay
         post = self.post
         if post is None:
             return
+        try:
+            await self._deliver_webhook_as_deliverer(bot, post)
+        finally:
+            self.signals.resign(bot.account.id)
+
+    async def _deliver_webhook_as_deliverer(self, bot: _Bot, post: Post) -> None:
+        bot_id = bot.account.id
+        delay = self.webhook_retry_delay
+        renewal = self.signals.lease_renewal
         while not self.closed:
             changed = bot.changed
             with self.storage.reading():
                 state = self.queues.state(bot_id)
                 webhook = None if state is None else state.webhook
-                if webhook is None:
-                    return
+            if webhook is None:
+                return
+            # Another process may deliver this bot's webhook: one at a time does.
+            if not await self.signals.deliverer(bot_id):
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(renewal):
+                        await changed.wait()
+                continue
+            with self.storage.reading():
                 found = self.queues.take(bot_id, 0, 1)
             if not found:
-                await changed.wait()
+                # The deliverer keeps its right by coming back within ``renewal``.
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(renewal):
+                        await changed.wait()
                 continue
             update = found[0]
             body = update_json(update).encode()
@@ -455,7 +545,7 @@ class BotApiGateway:
         self._tokens[token] = (self.storage.accounts.get(account.id) or account, resets)
         return self._attach(account)
 
-    def _attach(self, account: Account) -> _Bot:
+    def _attach(self, account: Account, *, announce: bool = True) -> _Bot:
         bot = self._bots.get(account.id)
         if bot is None:
             bot = self._bots[account.id] = _Bot(account, launched_at=self.clock())
@@ -470,7 +560,10 @@ class BotApiGateway:
             def sink(updates: abcs.Updates) -> None:
                 self._deliver(target, updates)
 
-            bot.subscription = self.core.hub.subscribe(account.id, self.hub_key(account.id), sink)
+            bot.subscription = self._queue_hub.subscribe(account.id, self.hub_key(account.id), sink)
+            if announce:
+                # The other processes queue what arises in them for this bot from now on.
+                self.signals.send(signals.OPENED, account.id)
         return bot
 
     @staticmethod
@@ -504,6 +597,7 @@ class BotApiGateway:
                         queued = True
         if queued:
             bot.notify()
+            self.signals.send(signals.QUEUED, bot.account.id)
 
     def _stage(self, bot: _Bot, kind: str, obj: JsonObject) -> bool:
         """Whether the update was left for the end of this event-loop turn, when every
@@ -542,6 +636,7 @@ class BotApiGateway:
             woken = self._bots.get(bot_id) or bots.get(bot_id)
             if woken is not None:
                 woken.notify()
+            self.signals.send(signals.QUEUED, bot_id)
 
     def _convert(
         self, bot: _Bot, update: abcs.Update, users: dict[int, JsonObject]
@@ -679,6 +774,8 @@ class BotApiGateway:
         header = message.reply_to
         if not isinstance(header, types.MessageReplyHeader) or header.reply_to_msg_id is None:
             return rendered
+        if isinstance(message.peer_id, types.PeerChannel):
+            return groups.channel_reply(self, bot, message, rendered, users, chats or {})
         copy = self.storage.messages.get(bot.account.id, header.reply_to_msg_id)
         if copy is None:
             return rendered
@@ -965,9 +1062,13 @@ async def _get_updates(gw: BotApiGateway, bot: _Bot, params: Params) -> RawJson 
     bot_id = bot.account.id
     if gw.queues.has_webhook(bot_id):
         raise conflict(CONFLICT_WEBHOOK)
-    if allowed is not None:
-        gw.queues.set_allowed(bot_id, _allowed_kinds(allowed))
-    # A newer poll takes over: the older one, if still waiting, answers 409.
+    if allowed is not None and gw.queues.set_allowed(bot_id, _allowed_kinds(allowed)):
+        gw.signals.send(signals.CHANGED, bot_id)
+    # A newer poll takes over: the older one, if still waiting, answers 409 -- in another
+    # process too, told once per change of process.
+    if not bot.polling_here:
+        bot.polling_here = True
+        gw.signals.send(signals.POLLING, bot_id)
     bot.poll_generation += 1
     generation = bot.poll_generation
     bot.notify()
@@ -982,6 +1083,10 @@ async def _get_updates(gw: BotApiGateway, bot: _Bot, params: Params) -> RawJson 
         remaining = deadline - loop.time()
         if remaining <= 0:
             return []
+        if asyncio.current_task() is None:
+            # The HTTP driver runs a request's first step outside any task (most answer at
+            # once); the timeout below only works inside the task it then makes.
+            await asyncio.sleep(0)
         try:
             async with asyncio.timeout(remaining):
                 await changed.wait()
@@ -1013,12 +1118,13 @@ def _set_webhook(gw: BotApiGateway, bot: _Bot, params: Params) -> bool:
     max_connections = params.integer("max_connections", 40, low=1, high=100, clamp=True) or 40
     allowed = params.json("allowed_updates", "allowed updates")
     if allowed is not None:
-        gw.queues.set_allowed(bot.account.id, _allowed_kinds(allowed))
+        gw.queues.set_allowed(bot.account.id, _allowed_kinds(allowed))  # CHANGED below
     if params.boolean("drop_pending_updates"):
         gw.queues.drop_all(bot.account.id)
     gw.queues.set_webhook(bot.account.id, url, secret=secret, max_connections=max_connections)
     # A waiting long poll learns of the webhook (409); a running delivery rereads it.
     bot.notify()
+    gw.signals.send(signals.CHANGED, bot.account.id)
     gw.start_webhook(bot)
     return True
 
@@ -1028,6 +1134,7 @@ def _delete_webhook(gw: BotApiGateway, bot: _Bot, params: Params) -> bool:
         gw.queues.drop_all(bot.account.id)
     gw.queues.set_webhook(bot.account.id, None)
     bot.notify()
+    gw.signals.send(signals.CHANGED, bot.account.id)
     return True
 
 
@@ -1119,6 +1226,7 @@ def _close(gw: BotApiGateway, bot: _Bot, params: Params) -> bool:
     if elapsed < CLOSE_AFTER:
         raise too_many_requests(max(1, math.ceil(CLOSE_AFTER - elapsed)))
     gw.release(bot)
+    gw.signals.send(signals.RELEASED, bot.account.id)
     return True
 
 
@@ -1126,6 +1234,7 @@ def _log_out(gw: BotApiGateway, bot: _Bot, params: Params) -> bool:
     """``logOut``: the bot's instance ends at once; there is no cloud server to move from,
     so nothing else changes."""
     gw.release(bot)
+    gw.signals.send(signals.RELEASED, bot.account.id)
     return True
 
 

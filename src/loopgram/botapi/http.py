@@ -1,14 +1,22 @@
-"""Bot API layer: the HTTP driver, on aiohttp.
+"""Bot API layer: the HTTP driver.
 
-Thin: it reads the path, the query string, the content type and the body (aiohttp parses
-HTTP/1.x and multipart, and enforces the body size limit), hands them to
+Thin: it reads the path, the query string, the content type and the body, hands them to
 ``loopgram.botapi.request`` and the gateway, and writes the JSON envelope with HTTP status =
 ``error_code`` (and ``Retry-After`` on 429).
+
+The listener's connections start on ``loopgram.botapi.wire`` (httptools; plain method calls
+answered in the read that brought them); what that hands over -- multipart bodies,
+``Expect``, the web page and its WebSocket -- is served by the aiohttp application here,
+whose catch-all route serves the Bot API too. ``LOOPGRAM_BOT_API_HTTP=aiohttp`` serves every
+connection with aiohttp alone, as before the wire driver (benchmarks compare the two).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import time
 from collections.abc import Callable, Mapping
 from typing import Final
 
@@ -16,14 +24,15 @@ import aiohttp
 from aiohttp import web
 
 from loopgram.botapi.errors import BotApiError, error
-from loopgram.botapi.gateway import BotApiGateway, RawJson
+from loopgram.botapi.gateway import BotApiGateway
 from loopgram.botapi.request import (
     check_body_size,
-    dumps,
     parse_fields,
     parse_file_path,
     parse_path,
 )
+from loopgram.botapi.wire import WireConnections, error_body, result_body
+from loopgram.clock import Clock
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +43,9 @@ DEFAULT_MAX_BODY: Final = 1 << 20
 """1 MiB: far above any text request (no file uploads yet)."""
 
 
-_OK_TRUE: Final = '{"ok":true,"result":true}'
-"""The answer of most methods, written once."""
+DRIVERS: Final = ("wire", "aiohttp")
+SWEEP_INTERVAL: Final = 1.0
+"""Seconds between checks of the wire connections' timeouts."""
 
 
 def _error_response(exc: BotApiError) -> web.Response:
@@ -44,8 +54,9 @@ def _error_response(exc: BotApiError) -> web.Response:
         headers["Retry-After"] = str(exc.retry_after)
     return web.Response(
         status=exc.code,
-        text=dumps(exc.to_dict()),
+        body=error_body(exc),
         content_type="application/json",
+        charset="utf-8",
         headers=headers,
     )
 
@@ -61,8 +72,18 @@ class BotApiServer:
         *,
         max_body_size: int = DEFAULT_MAX_BODY,
         mount: Callable[[web.Application], None] | None = None,
+        driver: str | None = None,
+        clock: Clock = time.monotonic,
     ) -> None:
         self.gateway = gateway
+        self.driver = driver or os.environ.get("LOOPGRAM_BOT_API_HTTP") or "wire"
+        if self.driver not in DRIVERS:
+            raise ValueError(f"unknown Bot API HTTP driver {self.driver!r}")
+        self.clock = clock
+        """The clock of the wire connections' idle and read timeouts."""
+        self.connections: WireConnections | None = None
+        self._listener: asyncio.Server | None = None
+        self._sweeper: asyncio.TimerHandle | None = None
         # Other handlers sharing this listener (the web page under /web/), added before the
         # Bot API's catch-all route.
         self.mount = mount
@@ -138,24 +159,75 @@ class BotApiServer:
             app, access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT
         )
         await runner.setup()
-        site = web.TCPSite(runner, self.host, self.port, reuse_address=True)
         try:
-            await site.start()
+            server: asyncio.AbstractServer | None
+            if self.driver == "wire":
+                server = await self._listen(runner)
+            else:
+                site = web.TCPSite(runner, self.host, self.port, reuse_address=True)
+                await site.start()
+                server = site._server
         except BaseException:
             await runner.cleanup()
             await self._client.close()
             raise
         self._runner = runner
-        server = site._server
         sockets = getattr(server, "sockets", None) or ()
         if sockets:
             self.port = sockets[0].getsockname()[1]
         log.info("Bot API listening on %s", self.url)
         self.gateway.start_webhooks()
 
+    async def _listen(self, runner: web.AppRunner) -> asyncio.Server:
+        web_server = runner.server
+        if web_server is None:
+            raise RuntimeError("the aiohttp runner is not set up")
+        connections = WireConnections(
+            self.gateway,
+            web_server,
+            max_body_size=self.max_body_size,
+            mount=self.mount is not None,
+            clock=self.clock,
+        )
+        loop = asyncio.get_running_loop()
+        self._listener = await loop.create_server(
+            connections, self.host, self.port, reuse_address=True
+        )
+        self.connections = connections
+        self._sweeper = loop.call_later(SWEEP_INTERVAL, self._sweep)
+        return self._listener
+
+    def _sweep(self) -> None:
+        if self.connections is None:
+            return
+        self.expire_idle()
+        self._sweeper = asyncio.get_running_loop().call_later(SWEEP_INTERVAL, self._sweep)
+
+    def expire_idle(self) -> int:
+        """Close the wire connections idle past their keep-alive timeout, or slower than the
+        read timeout with a request (also run every second); returns how many."""
+        return 0 if self.connections is None else self.connections.expire()
+
     async def stop(self) -> None:
         """Close the gateway (waiting long polls answer at once), then the listener."""
         self.gateway.close()
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
+        listener, self._listener = self._listener, None
+        connections, self.connections = self.connections, None
+        if listener is not None and connections is not None:
+            listener.close()
+            connections.close_idle()
+            # Long polls answer at once now that the gateway is closed; the timeout only
+            # bounds a stuck request.
+            tasks = [task for c in connections.open for task in c.tasks]
+            if tasks:
+                await asyncio.wait(tasks, timeout=SHUTDOWN_TIMEOUT)
+            for connection in list(connections.open):
+                connection.close()
+            for task in tasks:
+                task.cancel()
         runner, self._runner = self._runner, None
         if runner is not None:
             await runner.cleanup()
@@ -196,13 +268,9 @@ class BotApiServer:
             return _error_response(BotApiError(413, f"Request Entity Too Large: {too_large}"))
         except ValueError:
             return _error_response(error(400, "can't parse the request body"))
-        if result is True:
-            text = _OK_TRUE
-        elif isinstance(result, RawJson):
-            text = f'{{"ok":true,"result":{result}}}'
-        else:
-            text = dumps({"ok": True, "result": result})
-        return web.Response(text=text, content_type="application/json")
+        return web.Response(
+            body=result_body(result), content_type="application/json", charset="utf-8"
+        )
 
 
-__all__ = ["DEFAULT_MAX_BODY", "BotApiServer"]
+__all__ = ["DEFAULT_MAX_BODY", "DRIVERS", "BotApiServer"]

@@ -620,6 +620,10 @@ def service_message_to_api(
     out = _head(message, users, chats)
     if isinstance(action, types.MessageActionChatCreate):
         out["group_chat_created"] = True
+    elif isinstance(action, types.MessageActionChannelCreate):
+        # Officially never in an update (no bot is a member yet), but in reply_to_message.
+        broadcast = out["chat"].get("type") == "channel"
+        out["channel_chat_created" if broadcast else "supergroup_chat_created"] = True
     elif isinstance(action, types.MessageActionChatAddUser):
         if not action.users:
             return None

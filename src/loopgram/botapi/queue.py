@@ -10,14 +10,20 @@ clamped to 1..100. ``allowed_updates`` is remembered and applied when an update 
 Unconfirmed callback queries are dropped once their answer window has passed, other
 updates after a day.
 
-Waiting (the long poll) belongs to the gateway, which owns the event loop.
+Waiting (the long poll) belongs to the gateway, which owns the event loop. ``QueueSignals``
+is its seam to the other processes serving the same queues (several ``loopgram serve`` on one
+database): a process that queued an update wakes the long poll waiting elsewhere, a poll
+started elsewhere ends the one waiting here with 409, a webhook or ``allowed_updates`` set
+elsewhere drops what this process remembers of them, and one process at a time delivers a
+bot's webhook. ``NO_PEERS`` is the seam of a process alone; ``loopgram.cluster`` implements
+it over Redis.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
-from typing import Any, Final
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Final, Protocol
 
 from loopgram.botapi.request import dumps
 from loopgram.clock import Clock, RandomBytes
@@ -99,6 +105,71 @@ def start_of(offset: int, state: BotQueueState) -> tuple[int, int | None]:
     return offset, offset
 
 
+OPENED: Final = "opened"
+"""A bot used the Bot API for the first time in a process: every process queues its updates."""
+QUEUED: Final = "queued"
+"""Updates were queued for a bot: wake its long poll or webhook delivery."""
+CHANGED: Final = "changed"
+"""A bot's webhook or ``allowed_updates`` changed: forget what was read of them."""
+POLLING: Final = "polling"
+"""A bot's ``getUpdates`` started in another process: a poll waiting here answers 409."""
+RELEASED: Final = "released"
+"""A bot called ``close`` or ``logOut``: no process queues its updates until it is back."""
+RESYNC: Final = "resync"
+"""(Local, bot id 0) signals may have been lost: reread everything remembered."""
+
+SignalHandler = Callable[[str, int], None]
+"""``(kind, bot id)``: what the gateway does with a signal from another process."""
+
+
+class QueueSignals(Protocol):
+    """The other processes serving the same Bot API queues."""
+
+    @property
+    def lease_renewal(self) -> float | None:
+        """Seconds after which a webhook deliverer must call ``deliverer`` again to keep
+        delivering (``None``: never, the process is alone)."""
+        ...
+
+    def bind(self, handler: SignalHandler) -> None:
+        """Give the signals of the other processes to ``handler`` from now on."""
+        ...
+
+    def send(self, kind: str, bot_id: int) -> None:
+        """Tell every other process (soon, in the background; never blocks)."""
+        ...
+
+    async def deliverer(self, bot_id: int) -> bool:
+        """Whether this process delivers the bot's webhook now: takes the right when nobody
+        holds it, keeps it when it holds it."""
+        ...
+
+    def resign(self, bot_id: int) -> None:
+        """This process stops delivering the bot's webhook."""
+        ...
+
+
+class _NoPeers:
+    """A process alone: nobody to tell, always the deliverer."""
+
+    lease_renewal: float | None = None
+
+    def bind(self, handler: SignalHandler) -> None:
+        pass
+
+    def send(self, kind: str, bot_id: int) -> None:
+        pass
+
+    async def deliverer(self, bot_id: int) -> bool:
+        return True
+
+    def resign(self, bot_id: int) -> None:
+        pass
+
+
+NO_PEERS: Final[QueueSignals] = _NoPeers()
+
+
 class UpdateQueues:
     def __init__(
         self,
@@ -117,7 +188,7 @@ class UpdateQueues:
         # The cut-off dates of the last expiry per bot: dates are whole seconds and new
         # updates are dated now, so the same cut-offs cannot drop anything new.
         self._expired: dict[int, tuple[int, int]] = {}
-        # Whether each bot has a webhook: only this gateway sets one, and every poll asks.
+        # Bots known to have no webhook (another process setting one says so: ``forget``).
         self._webhooks: dict[int, bool] = {}
         # Updates accepted but not written yet (``stage``), in arrival order.
         self._staged: list[tuple[int, str, bytes]] = []
@@ -169,10 +240,25 @@ class UpdateQueues:
             return []
         return self._repo.push_many(staged, date=int(self._clock()))
 
-    def set_allowed(self, bot_id: int, kinds: Iterable[str]) -> None:
+    def set_allowed(self, bot_id: int, kinds: Iterable[str]) -> bool:
+        """Remember ``allowed_updates``; whether they changed (most polls repeat them)."""
         stored = encode_allowed(list(kinds))
+        allowed = allowed_kinds(stored)
+        if self._allowed.get(bot_id) == allowed:
+            return False
         self._repo.set_allowed_updates(bot_id, stored)
-        self._allowed[bot_id] = allowed_kinds(stored)
+        self._allowed[bot_id] = allowed
+        return True
+
+    def forget(self, bot_id: int | None = None) -> None:
+        """Drop what is remembered of the bot's queue settings (of every bot: ``None``),
+        which another process changed."""
+        if bot_id is None:
+            self._allowed.clear()
+            self._webhooks.clear()
+            return
+        self._allowed.pop(bot_id, None)
+        self._webhooks.pop(bot_id, None)
 
     def take(self, bot_id: int, offset: int, limit: int) -> list[BotUpdate]:
         """What ``getUpdates`` returns (confirming what the offset confirms)."""
@@ -215,10 +301,12 @@ class UpdateQueues:
         self._repo.set_webhook(bot_id, url, secret=secret, max_connections=max_connections)
 
     def has_webhook(self, bot_id: int) -> bool:
-        known = self._webhooks.get(bot_id)
-        if known is None:
-            state = self._repo.state(bot_id)
-            known = self._webhooks[bot_id] = state is not None and state.webhook is not None
+        # Only "none" is remembered: every poll asks, and a refusal (409) is rare enough to
+        # read again -- another process may have deleted the webhook a moment ago.
+        if self._webhooks.get(bot_id) is False:
+            return False
+        state = self._repo.state(bot_id)
+        known = self._webhooks[bot_id] = state is not None and state.webhook is not None
         return known
 
     def webhook_failed(self, bot_id: int, message: str) -> None:
@@ -252,7 +340,16 @@ def update_json(update: BotUpdate) -> str:
 
 __all__ = [
     "ALL_UPDATE_KINDS",
+    "CHANGED",
     "DEFAULT_KINDS",
+    "NO_PEERS",
+    "OPENED",
+    "POLLING",
+    "QUEUED",
+    "RELEASED",
+    "RESYNC",
+    "QueueSignals",
+    "SignalHandler",
     "UpdateQueues",
     "allowed_kinds",
     "encode_allowed",

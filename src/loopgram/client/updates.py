@@ -9,8 +9,8 @@ have not come by then, ``updates.getDifference`` fetches what was missed, slice 
 ``updatesTooLong``, a new MTProto session (the server may have pushed to the old one) and
 a new connection of the same session (what was pushed while none carried it is lost) also
 call for ``getDifference``. Updates without ``pts`` (callback queries...) are delivered
-at once. Channels (their own ``pts`` each) are not served by loopgram and pass through
-unchecked.
+at once. Channel updates (each channel has its own ``pts``) pass through unchecked: they
+never move the account's ``pts``, and ``updates.getChannelDifference`` is the caller's.
 """
 
 from __future__ import annotations
@@ -35,6 +35,9 @@ GetDifference = Callable[[UpdateState], Awaitable[abcs.updates.Difference]]
 
 _MAX_SLICES: Final = 100
 """Slices fetched in one catch-up before giving up (a server that keeps answering slices)."""
+_CHANNEL_MESSAGE_UPDATES: Final = (types.UpdateNewChannelMessage, types.UpdateEditChannelMessage)
+"""Channel updates that name their channel in the message (``peer_id``), not in a
+``channel_id`` field: their ``pts`` is the channel's, never the account's."""
 
 
 class UpdateManager:
@@ -117,6 +120,7 @@ class UpdateManager:
             or pts_count is None
             or self.state is None
             or getattr(update, "channel_id", None) is not None
+            or isinstance(update, _CHANNEL_MESSAGE_UPDATES)
         ):
             self._deliver(update, users)
             return

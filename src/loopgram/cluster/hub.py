@@ -14,9 +14,16 @@ Deliberately minimal, the first step of the fan-out:
   skip an account that is connected elsewhere -- at the cost of rendering updates for
   accounts nobody is connected to (they are in the log for ``getDifference`` either way);
 - ``publish`` is synchronous like the rules that call it: a writer task sends the updates to
-  Redis in the order they were published; pub/sub is at-most-once, so a process that is
-  unreachable for a moment misses what was said meanwhile, and its clients catch up with
-  ``updates.getDifference`` as after any gap.
+  Redis in the order they were published, all those published meanwhile in one round trip;
+  pub/sub is at-most-once, so a process that is unreachable for a moment misses what was
+  said meanwhile, and its clients catch up with ``updates.getDifference`` as after any gap.
+
+``origin`` is a second hub whose subscribers get only the updates published *in this
+process*: a consumer that every process runs for the same account and that must act once
+per update -- the Bot API queues, written by the process where the update arose -- subscribes
+there. Its ``unheard`` hook gets what is published for an account nobody subscribed there,
+so that such a consumer can take on an account another process just told it about (the
+telling may still be on its way).
 """
 
 from __future__ import annotations
@@ -25,14 +32,14 @@ import asyncio
 import logging
 import struct
 import uuid
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Any, Final
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from loopgram import tl
-from loopgram.cluster.pubsub import Listener, client_for
+from loopgram.cluster.pubsub import Listener, cancelling, client_for, stop_task
 from loopgram.server.hub import LocalHub, Subscription, UpdateSink
 from loopgram.tl.abcs import Updates
 
@@ -40,6 +47,23 @@ log = logging.getLogger(__name__)
 
 _HEADER: Final = struct.Struct("<qB")
 """account id, length of the sending process's id; then that id and the updates' TL bytes."""
+WRITE_BATCH: Final = 256
+"""Most updates the writer sends in one round trip."""
+
+
+class OriginHub(LocalHub):
+    """The updates published in this process (``RedisHub.origin``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.unheard: Callable[[int, Updates], None] | None = None
+        """Gets the updates of an account nobody subscribed here."""
+
+    def publish(self, account_id: int, updates: Updates, *, exclude: Hashable = None) -> int:
+        delivered = super().publish(account_id, updates, exclude=exclude)
+        if not delivered and self.unheard is not None and not self.online(account_id):
+            self.unheard(account_id, updates)
+        return delivered
 
 
 class RedisHub:
@@ -59,9 +83,12 @@ class RedisHub:
             raise ValueError("node_id is longer than 255 bytes")
         self._owns_client = owns_client
         self._local = LocalHub()
+        self.origin = OriginHub()
+        """Subscribers here get the updates published in this process only."""
         self._outbox: asyncio.Queue[bytes] = asyncio.Queue()
         self._listener: Listener | None = None
         self._writer: asyncio.Task[None] | None = None
+        self._failing = False
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> RedisHub:
@@ -79,10 +106,8 @@ class RedisHub:
         self._writer = asyncio.ensure_future(self._write())
 
     async def aclose(self) -> None:
-        if self._writer is not None:
-            self._writer.cancel()
-            await asyncio.gather(self._writer, return_exceptions=True)
-            self._writer = None
+        await stop_task(self._writer)
+        self._writer = None
         if self._listener is not None:
             await self._listener.aclose()
             self._listener = None
@@ -96,6 +121,7 @@ class RedisHub:
 
     def publish(self, account_id: int, updates: Updates, *, exclude: Hashable = None) -> int:
         delivered = self._local.publish(account_id, updates, exclude=exclude)
+        self.origin.publish(account_id, updates, exclude=exclude)
         self._outbox.put_nowait(
             _HEADER.pack(account_id, len(self._origin)) + self._origin + bytes(updates)
         )
@@ -108,12 +134,30 @@ class RedisHub:
     # -- internals --------------------------------------------------------------------------------
 
     async def _write(self) -> None:
+        outbox = self._outbox
         while True:
-            message = await self._outbox.get()
+            batch = [await outbox.get()]
+            while not outbox.empty() and len(batch) < WRITE_BATCH:
+                batch.append(outbox.get_nowait())
             try:
-                await self._redis.publish(self._channel, message)
-            except RedisError:
-                log.warning("could not publish an update to the other processes", exc_info=True)
+                if len(batch) == 1:
+                    await self._redis.publish(self._channel, batch[0])
+                else:
+                    # One round trip for what a busy turn published, in order.
+                    pipe = self._redis.pipeline(transaction=False)
+                    for message in batch:
+                        pipe.publish(self._channel, message)
+                    await pipe.execute()
+            except RedisError as e:
+                if cancelling():
+                    raise
+                if not self._failing:
+                    log.warning("cannot publish updates to the other processes: %s", e)
+                self._failing = True
+            else:
+                if self._failing:
+                    log.warning("publishing updates to the other processes again")
+                self._failing = False
 
     def _received(self, data: bytes) -> None:
         try:

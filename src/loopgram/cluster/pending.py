@@ -9,7 +9,10 @@ call waiting in one process can be answered by a bot connected to another:
   calls of a process that died vanish on their own;
 - ``settle`` claims and delivers in one Lua script: if the key still holds exactly the call
   that was read and checked, delete it and ``PUBLISH`` the answer on the waiter's channel,
-  ``{prefix}node:{waiter}``. Whoever deletes first wins; nothing can answer twice;
+  ``{prefix}node:{waiter}``. Whoever deletes first wins; nothing can answer twice. When the
+  caller waits in the answering process, the claim alone goes to Redis and the answer is
+  delivered here, and ``get`` reads such a call from memory: a press answered where it was
+  made costs two round trips (``SET`` and the claim), one answered elsewhere three;
 - each process expires its own waits (the deadline is in the entry; no central timer): at
   the deadline by the injected clock it claims its call with the same compare-and-delete. If
   that claim loses, a bot's answer claimed it first and was published in the same atomic
@@ -19,8 +22,10 @@ call waiting in one process can be answered by a bot connected to another:
   ``add``; the answer travels as the TL object's bytes.
 
 Ids and deadlines are the services'; only this module talks to Redis (``redis.asyncio``). A
-Redis that cannot be reached makes ``add``, ``get`` and ``settle`` raise (the dispatcher
-answers ``500 INTERNAL`` for that call); a wait whose claim cannot reach Redis times out.
+Redis that cannot be reached makes ``add`` refuse the call with ``BOT_RESPONSE_TIMEOUT`` at
+once (no bot could answer it: the user's press ends as one nobody answers, never hangs), and
+``get`` and ``settle`` raise (the dispatcher answers the bot ``500 INTERNAL`` for that call);
+a wait whose claim cannot reach Redis times out.
 """
 
 from __future__ import annotations
@@ -38,7 +43,8 @@ from redis.exceptions import RedisError
 
 from loopgram import tl
 from loopgram.clock import Clock
-from loopgram.cluster.pubsub import Listener, client_for
+from loopgram.cluster.pubsub import Listener, Script, client_for
+from loopgram.server.errors import BOT_RESPONSE_TIMEOUT
 from loopgram.server.pending import (
     CallKind,
     DeadlineMap,
@@ -97,8 +103,8 @@ class RedisPendingCalls:
         self._grace = grace
         self._answer_grace = answer_grace
         self._owns_client = owns_client
-        self._claim_and_publish = redis.register_script(_CLAIM_AND_PUBLISH)
-        self._claim = redis.register_script(_CLAIM)
+        self._claim_and_publish = Script(redis, _CLAIM_AND_PUBLISH)
+        self._claim = Script(redis, _CLAIM)
         # The calls waited on here until their wait ends, and when to look at them next:
         # their deadline, or (in ``_late``) how long an answer that won the claim against
         # our timeout may still take to arrive.
@@ -118,19 +124,24 @@ class RedisPendingCalls:
     # -- PendingCalls ---------------------------------------------------------------------------
 
     async def add(self, call: PendingCall) -> asyncio.Future[Any]:
-        await self._listening()
         mine = dataclasses.replace(call, waiter=self.node_id)
         key = (call.kind, call.query_id)
         # Relative expiry by the injected clock: Redis's own clock need not agree with it.
         ttl = call.deadline - self._clock() + self._grace
-        made = await _in_task(
-            self._redis.set(
-                self._key(call.kind, call.query_id),
-                _encode(mine),
-                px=max(1, int(ttl * 1000)),
-                nx=True,
+        try:
+            await self._listening()
+            made = await _in_task(
+                self._redis.set(
+                    self._key(call.kind, call.query_id),
+                    _encode(mine),
+                    px=max(1, int(ttl * 1000)),
+                    nx=True,
+                )
             )
-        )
+        except (RedisError, RuntimeError):
+            # RuntimeError: the answer channel's listener ended before subscribing.
+            log.warning("Redis is unreachable: query %d refused as unanswered", call.query_id)
+            raise BOT_RESPONSE_TIMEOUT() from None
         if not made:
             raise ValueError(f"query id {call.query_id} is pending already")
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
@@ -141,6 +152,12 @@ class RedisPendingCalls:
         return future
 
     async def get(self, kind: CallKind, query_id: int) -> PendingCall | None:
+        # A call waited on here is read from memory: the bot answering in the caller's
+        # process costs no round trip. It may have been claimed elsewhere meanwhile; then
+        # ``settle``'s compare-and-delete refuses, as it would have refused a call read now.
+        held = self._held.get((kind, query_id))
+        if held is not None:
+            return held
         raw = await _in_task(self._redis.get(self._key(kind, query_id)))
         if raw is None:
             return None
@@ -149,6 +166,13 @@ class RedisPendingCalls:
         return _decode(kind, query_id, raw)
 
     async def settle(self, call: PendingCall, answer: TLObject) -> bool:
+        key = (call.kind, call.query_id)
+        if call.waiter == self.node_id:
+            # The caller waits here: claim, and deliver without the trip through pub/sub.
+            won = await _in_task(self._claim(keys=[self._key(*key)], args=[_encode(call)]))
+            if won:
+                self._finish(key, answer)
+            return bool(won)
         message = _MESSAGE.pack(call.kind, call.query_id) + bytes(answer)
         won = await _in_task(
             self._claim_and_publish(

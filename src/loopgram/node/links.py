@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import struct
 import time
 from collections.abc import Callable, Coroutine
 from typing import Any, Final
@@ -44,8 +45,9 @@ from loopgram.server.core import ServerCore
 from loopgram.server.dispatch import Answer
 from loopgram.server.errors import INTERNAL
 from loopgram.server.session_store import DurableSessionStore
-from loopgram.tl import TLObject, layers
+from loopgram.tl import TLObject, layers, types
 from loopgram.tl.abcs import Updates
+from loopgram.tl.core import write_vector_header
 
 __all__ = ["ServerApp"]
 
@@ -77,6 +79,50 @@ def _encoder(layer: int | None) -> Serialize:
 
         _ENCODERS[layer] = encoder
     return encoder
+
+
+_UPDATES_HEAD: Final = struct.pack("<I", types.Updates.CONSTRUCTOR_ID)
+_DATE_SEQ: Final = struct.Struct("<ii")
+
+
+class _SharedParts:
+    """Writes pushed ``updates`` (the TL constructor) part by part, each ``update`` and
+    ``user`` in it once per layer while the loop runs one step.
+
+    One message to a supergroup of a thousand online members is a thousand ``Updates``
+    around one update object (and one list of users): only the channel, which carries each
+    viewer's own access hash, differs. Writing the shared parts once is most of the fan-out's
+    cost. The memo is by identity and emptied at the loop's next step: a published object is
+    not changed afterwards, and while the memo holds an object no other can take its id.
+    The layout of ``updates`` is the same in every shipped layer; its parts are written in
+    the session's.
+    """
+
+    __slots__ = ("_memo",)
+
+    def __init__(self) -> None:
+        self._memo: dict[tuple[int, Serialize], tuple[TLObject, bytes]] = {}
+
+    def encode(self, updates: Updates, encode: Serialize) -> bytes:
+        if type(updates) is not types.Updates:
+            return encode(updates)
+        memo = self._memo
+        if not memo:
+            asyncio.get_running_loop().call_soon(memo.clear)
+        o = bytearray(_UPDATES_HEAD)
+        for shared in (updates.updates, updates.users):
+            write_vector_header(o, len(shared))
+            for part in shared:
+                key = (id(part), encode)
+                known = memo.get(key)
+                if known is None:
+                    known = memo[key] = (part, encode(part))
+                o += known[1]
+        write_vector_header(o, len(updates.chats))
+        for chat in updates.chats:
+            o += encode(chat)
+        o += _DATE_SEQ.pack(updates.date, updates.seq)
+        return bytes(o)
 
 
 class _LiveSession:
@@ -114,6 +160,7 @@ class ServerApp:
         self._running: dict[tuple[int, int, int], asyncio.Task[None]] = {}
         self._busy: dict[tuple[int, int], int] = {}
         self.requests = 0
+        self._shared = _SharedParts()
         self.on_key_created: Callable[[], None] | None = None
         self.on_released: Callable[[], None] | None = None
 
@@ -231,7 +278,7 @@ class ServerApp:
         link = live.link
         if context is None or link.closed:
             return
-        data = _encoder(context.layer)(updates)
+        data = self._shared.encode(updates, _encoder(context.layer))
         try:
             link.connection.send_update(data, session_id=live.key[1])
         except LocalProtocolError:

@@ -61,8 +61,16 @@ from loopgram.tl import layers
 from loopgram.transport import ServerTransport
 
 if TYPE_CHECKING:
-    from loopgram.botapi import BotApiServer
-    from loopgram.cluster import RedisHub, RedisPendingCalls
+    from redis.asyncio import Redis
+
+    from loopgram.botapi import BotApiGateway, BotApiServer
+    from loopgram.cluster import (
+        RedisFloodBuckets,
+        RedisHub,
+        RedisPendingCalls,
+        RedisQueueSignals,
+    )
+    from loopgram.cluster.hub import OriginHub
     from loopgram.web import WebFrontend
 
 __all__ = ["LoopgramServer"]
@@ -157,12 +165,18 @@ class LoopgramServer:
         # The Bot API front door (loopgram.botapi): None = off, 0 = a free port.
         self.bot_api_port = bot_api_port
         self._bot_api: BotApiServer | None = None
+        # A process of a cluster without a Bot API still queues its updates (see below).
+        self._queue_only: BotApiGateway | None = None
         self.web = web
         self._web: WebFrontend | None = None
         # Several processes: pending calls and update fan-out through Redis (loopgram.cluster).
         self.redis_url = redis_url
         self._redis_prefix = redis_prefix
-        self._shared: list[RedisHub | RedisPendingCalls] = []
+        self._redis: Redis | None = None
+        self._flood: RedisFloodBuckets | None = None
+        self._shared: list[
+            RedisHub | RedisPendingCalls | RedisQueueSignals | RedisFloodBuckets
+        ] = []
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -270,6 +284,8 @@ class LoopgramServer:
         )
         self._core = core
         app.core = core
+        if self._flood is not None:
+            core.limiter.share(self._flood)  # the flood buckets every process spends from
         settings = storage.settings
         settings.set(LAST_HOST, self.advertised_host.encode())
         settings.set(LAST_PORT, str(self.port).encode())
@@ -290,25 +306,45 @@ class LoopgramServer:
         if self.redis_url is None:
             return self._hub, None
         # Imported here: a single process never loads the Redis client.
-        from loopgram.cluster import RedisHub, RedisPendingCalls
+        from loopgram.cluster import (
+            RedisFloodBuckets,
+            RedisHub,
+            RedisPendingCalls,
+            RedisQueueSignals,
+        )
+        from loopgram.cluster.pubsub import client_for
 
-        calls = RedisPendingCalls.from_url(self.redis_url, self.clock, prefix=self._redis_prefix)
+        # One client (one connection pool) for everything this process keeps in Redis.
+        redis = self._redis = client_for(self.redis_url)
+        prefix = self._redis_prefix
+        flood = RedisFloodBuckets(redis, prefix=prefix)
+        flood.start()
+        self._shared.append(flood)
+        self._flood = flood
+        calls = RedisPendingCalls(redis, self.clock, prefix=prefix)
         self._shared.append(calls)
         if self._hub is not None:
             return self._hub, calls
-        hub = RedisHub.from_url(self.redis_url, prefix=self._redis_prefix, node_id=calls.node_id)
+        hub = RedisHub(redis, prefix=prefix, node_id=calls.node_id)
         try:
             await hub.start()
+            self._shared.append(hub)
+            queue_signals = RedisQueueSignals(redis, prefix=prefix, node_id=calls.node_id)
+            await queue_signals.start()
+            self._shared.append(queue_signals)
         except BaseException:
             await self._close_shared()
             raise
-        self._shared.append(hub)
         return hub, calls
 
     async def _close_shared(self) -> None:
         for shared in reversed(self._shared):
             await shared.aclose()
         self._shared = []
+        self._flood = None
+        redis, self._redis = self._redis, None
+        if redis is not None:
+            await redis.aclose()
 
     async def stop(self) -> None:
         """Stop accepting, close the connections, save the sessions, close the storage."""
@@ -436,10 +472,15 @@ class LoopgramServer:
         if self.bot_api_port is None:
             core.storage.settings.delete(LAST_BOT_API_URL)
             core.storage.settings.delete(LAST_WEB_URL)
+            if self._shared:
+                # One of several processes queues the Bot API updates that arise in it even
+                # when it serves no Bot API: the bots poll the others.
+                self._queue_only = self._gateway(core)
+                self._queue_only.restore()
             return
-        from loopgram.botapi import BotApiGateway, BotApiServer
+        from loopgram.botapi import BotApiServer
 
-        gateway = BotApiGateway(core, clock=self.clock, random_bytes=self.random_bytes)
+        gateway = self._gateway(core)
         frontend = None
         if self.web:
             from loopgram.web import WebFrontend, is_loopback
@@ -478,9 +519,39 @@ class LoopgramServer:
         else:
             core.storage.settings.set(LAST_WEB_URL, frontend.url(server.url).encode())
 
+    def _gateway(self, core: ServerCore) -> BotApiGateway:
+        from loopgram.botapi import BotApiGateway
+        from loopgram.botapi.queue import NO_PEERS, QueueSignals
+
+        # Several processes: each queues the Bot API updates that arose in it and signals
+        # the others (loopgram.cluster); alone, the gateway's defaults.
+        origin: OriginHub | None = None
+        queue_signals: QueueSignals = NO_PEERS
+        if self._shared:
+            from loopgram.cluster import RedisHub, RedisQueueSignals
+
+            for shared in self._shared:
+                if isinstance(shared, RedisHub):
+                    origin = shared.origin
+                elif isinstance(shared, RedisQueueSignals):
+                    queue_signals = shared
+        gateway = BotApiGateway(
+            core,
+            clock=self.clock,
+            random_bytes=self.random_bytes,
+            signals=queue_signals,
+            queue_hub=origin,
+        )
+        if origin is not None:
+            origin.unheard = gateway.unheard
+        return gateway
+
     async def _stop_bot_api(self) -> None:
         server, self._bot_api = self._bot_api, None
         self._web = None
+        queue_only, self._queue_only = self._queue_only, None
+        if queue_only is not None:
+            queue_only.close()
         if server is not None:
             await server.stop()
 

@@ -231,13 +231,13 @@ class Dispatcher:
                 waiting_on = handler.send(None)
             except StopIteration as done:
                 return Answer(result=done.value, method=method)
-            return self._finish(session, method, _Resumed(handler, waiting_on))
+            return self._finish(session, method, Resumed(handler, waiting_on))
         except RpcError as error:
             return Answer(error=error, method=method)
         except Exception as error:
             return self._failed(session, method, error)
 
-    async def _finish(self, session: SessionContext, method: str, rest: _Resumed) -> Answer:
+    async def _finish(self, session: SessionContext, method: str, rest: Resumed) -> Answer:
         try:
             result = await rest
             return Answer(result=result, method=method)
@@ -333,7 +333,7 @@ class Dispatcher:
         raise INPUT_FETCH_ERROR()
 
 
-class _Resumed:
+class Resumed:
     """Awaits the rest of a handler coroutine that already ran up to its first wait.
 
     The task awaiting this gets the future the handler is waiting on (exactly as if the

@@ -10,21 +10,30 @@ never waits while a bot that floods a chat does.
 
 A caller that empties a bucket gets ``420 FLOOD_WAIT_X`` with X the whole seconds until the
 next call would be allowed; the refused call costs nothing, in no bucket, as on Telegram.
+
+Several processes serving one set of accounts share the buckets that a bot or a test would
+hit -- a bot's per-chat and all-chats buckets, and the per-method rates configured in
+``flood_limits`` -- through ``SharedBuckets`` (``loopgram.cluster`` keeps them in Redis); the
+generous default per-method rate, there only to stop a runaway loop, stays per process. The
+check stays local and synchronous (it runs before every call): each spend of a shared
+bucket is reported, and the shared bucket's level that comes back replaces the local one's.
+A bot flooding one chat through two processes thus hits the limit, give or take the spends
+still on their way (at most a few calls past the burst, never twice the burst).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Protocol
 
 from loopgram.clock import Clock
 from loopgram.server.config import Rate, ServerConfig
 from loopgram.server.errors import FloodWait
 from loopgram.tl import types
 
-__all__ = ["BOT_MESSAGE_METHODS", "FloodLimiter"]
+__all__ = ["BOT_MESSAGE_METHODS", "FloodLimiter", "SharedBuckets"]
 
 BOT_MESSAGE_METHODS: Final = frozenset(
     {
@@ -37,6 +46,24 @@ BOT_MESSAGE_METHODS: Final = frozenset(
 """The methods that post a message into a chat (what the per-chat limits count)."""
 
 _ALL_CHATS: Final = "*"
+
+
+Level = Callable[[str, float, float], None]
+"""``(key, tokens, at)``: the shared bucket ``key`` held ``tokens`` at clock time ``at``, minus
+the spends of this process not reported yet."""
+
+
+class SharedBuckets(Protocol):
+    """The buckets every process of a cluster spends from."""
+
+    def bind(self, level: Level) -> None:
+        """Report the shared levels to ``level`` from now on."""
+        ...
+
+    def spent(self, key: str, rate: Rate, now: float) -> None:
+        """One token of the shared bucket ``key`` (at ``rate``) was spent at ``now``; never
+        blocks (the report goes in the background)."""
+        ...
 
 
 @dataclass(slots=True)
@@ -73,6 +100,20 @@ class FloodLimiter:
         self._config = config
         self._max_buckets = max_buckets
         self._buckets: dict[Hashable, _Bucket] = {}
+        self._shared: SharedBuckets | None = None
+
+    def share(self, shared: SharedBuckets) -> None:
+        """Spend the shared buckets (see the module) with the other processes of ``shared``."""
+        self._shared = shared
+        shared.bind(self.level)
+
+    def level(self, key: str, tokens: float, at: float) -> None:
+        """What a shared bucket holds everywhere (``Level``): the local bucket follows it."""
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            return
+        bucket.tokens = min(float(bucket.rate.burst), tokens)
+        bucket.updated = at
 
     def check(
         self, caller: Hashable, method: str, query: object = None, *, bot: bool = False
@@ -84,30 +125,39 @@ class FloodLimiter:
         if bot and method in BOT_MESSAGE_METHODS and config.flood_enabled:
             wanted = self._message_rates(caller, query)
             if rate is not None:
-                wanted.append(((caller, method), rate))
+                wanted.append(self._keyed((caller, method), rate, method in config.flood_limits))
             if wanted:
                 self._spend(wanted)
         elif rate is not None:  # every other call: its (caller, method) bucket alone
-            self._spend((((caller, method), rate),))
+            if self._shared is None:  # a process alone: the common case, kept short
+                self._spend((((caller, method), rate, False),))
+            else:
+                self._spend((self._keyed((caller, method), rate, method in config.flood_limits),))
 
-    def _message_rates(self, caller: Hashable, query: object) -> list[tuple[Hashable, Rate]]:
+    def _keyed(self, key: Hashable, rate: Rate, shared: bool) -> tuple[Hashable, Rate, bool]:
+        """A bucket as ``_spend`` takes it; a shared one is named by text, as in Redis."""
+        if shared and self._shared is not None:
+            return repr(key), rate, True
+        return key, rate, False
+
+    def _message_rates(self, caller: Hashable, query: object) -> list[tuple[Hashable, Rate, bool]]:
         """The (bot, chat) and (bot, all chats) buckets a bot's message counts against."""
         config = self._config
-        wanted: list[tuple[Hashable, Rate]] = []
+        wanted: list[tuple[Hashable, Rate, bool]] = []
         chat = _chat_of(query)
         if chat is not None:
             key, group = chat
             per_chat = config.bot_group_rate if group else config.bot_chat_rate
             if per_chat is not None:
-                wanted.append(((caller, key), per_chat))
+                wanted.append(self._keyed((caller, key), per_chat, True))
         if config.bot_messages_rate is not None:
-            wanted.append(((caller, _ALL_CHATS), config.bot_messages_rate))
+            wanted.append(self._keyed((caller, _ALL_CHATS), config.bot_messages_rate, True))
         return wanted
 
-    def _spend(self, wanted: Sequence[tuple[Hashable, Rate]]) -> None:
+    def _spend(self, wanted: Sequence[tuple[Hashable, Rate, bool]]) -> None:
         """One token of each bucket, or ``FloodWait`` (the longest wait) and none."""
         now = self._clock()
-        buckets = [self._refilled(key, rate, now) for key, rate in wanted]
+        buckets = [self._refilled(key, rate, now) for key, rate, _ in wanted]
         wait = 0.0
         for bucket in buckets:
             if bucket.tokens < 1.0:
@@ -116,6 +166,11 @@ class FloodLimiter:
             raise FloodWait(max(1, math.ceil(wait)))
         for bucket in buckets:
             bucket.tokens -= 1.0
+        shared = self._shared
+        if shared is not None:
+            for key, rate, is_shared in wanted:
+                if is_shared:
+                    shared.spent(str(key), rate, now)
 
     def _refilled(self, key: Hashable, rate: Rate, now: float) -> _Bucket:
         bucket = self._buckets.get(key)

@@ -152,7 +152,11 @@ class PressBroker:
         # An offline bot simply gets nothing: the user then times out like any other press.
         self._hub.publish(call.bot_id, new.update)
         try:
-            return await future
+            result = await future
+            if call.kind is CallKind.INLINE and isinstance(result, msg_types.BotResults):
+                # Answered in another process: the results must be sendable here too.
+                self._inline.remember_delivered(call, result)
+            return result
         finally:
             # Answered, timed out, or the client went away (task cancelled): either way the
             # answer has nowhere else to go. The bot may still answer a cancelled press.

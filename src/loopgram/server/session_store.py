@@ -195,7 +195,13 @@ class DurableSessionStore:
         self._sessions[key] = session
         # Written at once (one small transaction): the first snapshot also carries the key's
         # salts, so that they survive a restart even if the process dies before a flush.
-        writes = [w for w in self._snapshots() if w.key == key]
+        # Only this key's snapshot: taking every session's would make each new session cost
+        # as much as all those in memory (a thousand members coming back at once).
+        entries = [(key, session)]
+        releasing = self._releasing.get(key)
+        if releasing is not None:
+            entries.append((key, releasing))
+        writes = self._snapshots(entries)
         self._commit(writes, [self._write(w) for w in writes])
 
     def remove_session(self, auth_key_id: int, session_id: int) -> bool:
@@ -259,9 +265,15 @@ class DurableSessionStore:
             with contextlib.suppress(Exception):
                 await asyncio.shield(self._flushing)
 
-    def _snapshots(self) -> list[_Write]:
+    def _snapshots(
+        self, entries: Iterable[tuple[tuple[int, int], ServerSession]] | None = None
+    ) -> list[_Write]:
+        """What changed since the last save, of ``entries`` (all sessions in memory by
+        default)."""
+        if entries is None:
+            entries = [*self._sessions.items(), *self._releasing.items()]
         writes = []
-        for key, session in [*self._sessions.items(), *self._releasing.items()]:
+        for key, session in entries:
             if not session.announced:
                 continue
             snapshot = self._current(session)

@@ -6,8 +6,9 @@ Unlike a basic group, a channel keeps one copy of each message: ids count per ch
 and is logged under it, so ``updates.getChannelDifference`` replays the same log for every
 member. A participant row carries the member's role (creator, admin, member, or banned: a
 banned user keeps its row so it cannot rejoin) and its read mark, from which unread counts
-follow. Both backends sit beside the SQLite step (``loopgram.storage.migrations``, version
-7), as ``loopgram.storage.chats`` does for version 5.
+follow, and its catch-up mark (the channel pts up to which ``updates.getDifference`` told
+it, version 8). Both backends sit beside the SQLite steps (``loopgram.storage.migrations``,
+versions 7 and 8), as ``loopgram.storage.chats`` does for version 5.
 """
 
 from __future__ import annotations
@@ -101,6 +102,17 @@ CREATE TABLE channel_updates (
 """
 """The channels part of the SQLite step (``loopgram.storage.migrations`` version 7)."""
 
+CAUGHT_UP_NAME: Final = "channel catch-up marks"
+
+CAUGHT_UP_SQL: Final = """
+-- The channel pts up to which updates.getDifference has told this member of the channel
+-- (version 8): a member joins caught up with the channel as it is.
+ALTER TABLE channel_participants ADD COLUMN caught_up_pts INTEGER NOT NULL DEFAULT 0;
+UPDATE channel_participants
+    SET caught_up_pts = (SELECT pts FROM channels WHERE channels.id = channel_id);
+"""
+"""``loopgram.storage.migrations`` version 8."""
+
 FIRST_CHANNEL_ID: Final = 1_700_000_001
 """Channel ids are a counter of their own, in the ten-digit range Telegram's have."""
 
@@ -155,6 +167,9 @@ class ChannelMember:
     role: ChannelRole
     rights: bytes | None = None
     read_max_id: int = 0
+    caught_up_pts: int = 0
+    """The channel pts up to which ``updates.getDifference`` has told the member; a new
+    member starts at the channel's pts of when it joined."""
 
     @property
     def present(self) -> bool:
@@ -267,8 +282,14 @@ class ChannelRepository(Protocol):
         date: int,
         rights: bytes | None = None,
     ) -> ChannelMember:
-        """Insert or replace the user's row (its read mark is kept); ``ChannelNotFound``,
+        """Insert or replace the user's row (its read mark and catch-up mark are kept; a
+        new row is caught up with the channel's pts); ``ChannelNotFound``,
         ``AccountNotFound``."""
+        ...
+
+    def set_caught_up(self, channel_id: int, user_id: int, pts: int) -> None:
+        """Move the member's catch-up mark up to ``pts`` (never down); nothing for a
+        non-member."""
         ...
 
     def remove_member(self, channel_id: int, user_id: int) -> bool:
@@ -525,9 +546,17 @@ class MemoryChannels:
                 role,
                 None if rights is None else bytes(rights),
                 0 if before is None else before.read_max_id,
+                channel.record.pts if before is None else before.caught_up_pts,
             )
             channel.members[user_id] = member
             return member
+
+    def set_caught_up(self, channel_id: int, user_id: int, pts: int) -> None:
+        with self._data.tx():
+            channel = self._channels.get(channel_id)
+            member = None if channel is None else channel.members.get(user_id)
+            if channel is not None and member is not None and member.caught_up_pts < pts:
+                channel.members[user_id] = replace(member, caught_up_pts=pts)
 
     def remove_member(self, channel_id: int, user_id: int) -> bool:
         with self._data.tx():
@@ -736,7 +765,9 @@ class MemoryChannels:
 _CHANNEL_COLUMNS: Final = (
     "id, title, about, megagroup, creator_id, date, username, migrated_from, pts, last_message_id"
 )
-_MEMBER_COLUMNS: Final = "channel_id, user_id, inviter_id, date, role, rights, read_max_id"
+_MEMBER_COLUMNS: Final = (
+    "channel_id, user_id, inviter_id, date, role, rights, read_max_id, caught_up_pts"
+)
 _MESSAGE_COLUMNS: Final = (
     "channel_id, id, sender_id, date, edit_date, text, entities, reply_markup, media, extra, pts"
 )
@@ -749,7 +780,9 @@ def _channel(row: Sequence[Any]) -> ChannelRecord:
 
 
 def _member(row: Sequence[Any]) -> ChannelMember:
-    return ChannelMember(row[0], row[1], row[2], row[3], _role(row[4]), c.opt_bytes(row[5]), row[6])
+    return ChannelMember(
+        row[0], row[1], row[2], row[3], _role(row[4]), c.opt_bytes(row[5]), row[6], row[7]
+    )
 
 
 def _message(row: Sequence[Any]) -> ChannelMessage:
@@ -808,16 +841,15 @@ class SqliteChannels:
             channel_id = int(cur.lastrowid or 0)
             conn.execute(
                 f"INSERT INTO channel_participants ({_MEMBER_COLUMNS}) "
-                "VALUES (?, ?, ?, ?, 'creator', NULL, 0)",
+                "VALUES (?, ?, ?, ?, 'creator', NULL, 0, 0)",
                 (channel_id, creator_id, creator_id, date),
             )
             return self._require(conn, channel_id)
 
     def get(self, channel_id: int) -> ChannelRecord | None:
-        with self._db.read() as conn:
-            row = conn.execute(
-                f"SELECT {_CHANNEL_COLUMNS} FROM channels WHERE id = ?", (channel_id,)
-            ).fetchone()
+        # One SELECT reads one snapshot by itself (no BEGIN/COMMIT): the press path reads
+        # the channel, the presser's and the bot's rows and the message on every press.
+        row = self._db.one(f"SELECT {_CHANNEL_COLUMNS} FROM channels WHERE id = ?", (channel_id,))
         return None if row is None else _channel(row)
 
     def get_many(self, channel_ids: Iterable[int]) -> list[ChannelRecord]:
@@ -893,22 +925,19 @@ class SqliteChannels:
         return [_member(r) for r in rows]
 
     def member(self, channel_id: int, user_id: int) -> ChannelMember | None:
-        with self._db.read() as conn:
-            row = conn.execute(
-                f"SELECT {_MEMBER_COLUMNS} FROM channel_participants "
-                "WHERE channel_id = ? AND user_id = ?",
-                (channel_id, user_id),
-            ).fetchone()
+        row = self._db.one(
+            f"SELECT {_MEMBER_COLUMNS} FROM channel_participants "
+            "WHERE channel_id = ? AND user_id = ?",
+            (channel_id, user_id),
+        )
         return None if row is None else _member(row)
 
     def count(self, channel_id: int) -> int:
-        with self._db.read() as conn:
-            row = conn.execute(
-                "SELECT count(*) FROM channel_participants "
-                "WHERE channel_id = ? AND role != 'banned'",
-                (channel_id,),
-            ).fetchone()
-        return int(row[0])
+        row = self._db.one(
+            "SELECT count(*) FROM channel_participants WHERE channel_id = ? AND role != 'banned'",
+            (channel_id,),
+        )
+        return 0 if row is None else int(row[0])
 
     def put_member(
         self,
@@ -925,10 +954,18 @@ class SqliteChannels:
             self._require_account(conn, user_id)
             conn.execute(
                 f"INSERT INTO channel_participants ({_MEMBER_COLUMNS}) "
-                "VALUES (?, ?, ?, ?, ?, ?, 0) "
+                "VALUES (?, ?, ?, ?, ?, ?, 0, (SELECT pts FROM channels WHERE id = ?)) "
                 "ON CONFLICT (channel_id, user_id) DO UPDATE SET inviter_id = excluded.inviter_id, "
                 "date = excluded.date, role = excluded.role, rights = excluded.rights",
-                (channel_id, user_id, inviter_id, date, role.value, c.opt_bytes(rights)),
+                (
+                    channel_id,
+                    user_id,
+                    inviter_id,
+                    date,
+                    role.value,
+                    c.opt_bytes(rights),
+                    channel_id,
+                ),
             )
             row = conn.execute(
                 f"SELECT {_MEMBER_COLUMNS} FROM channel_participants "
@@ -936,6 +973,14 @@ class SqliteChannels:
                 (channel_id, user_id),
             ).fetchone()
             return _member(row)
+
+    def set_caught_up(self, channel_id: int, user_id: int, pts: int) -> None:
+        with self._db.write() as conn:
+            conn.execute(
+                "UPDATE channel_participants SET caught_up_pts = ? "
+                "WHERE channel_id = ? AND user_id = ? AND caught_up_pts < ?",
+                (pts, channel_id, user_id, pts),
+            )
 
     def remove_member(self, channel_id: int, user_id: int) -> bool:
         with self._db.write() as conn:
@@ -1029,11 +1074,10 @@ class SqliteChannels:
             return msg, update
 
     def message(self, channel_id: int, msg_id: int) -> ChannelMessage | None:
-        with self._db.read() as conn:
-            row = conn.execute(
-                f"SELECT {_MESSAGE_COLUMNS} FROM channel_messages WHERE channel_id = ? AND id = ?",
-                (channel_id, msg_id),
-            ).fetchone()
+        row = self._db.one(
+            f"SELECT {_MESSAGE_COLUMNS} FROM channel_messages WHERE channel_id = ? AND id = ?",
+            (channel_id, msg_id),
+        )
         return None if row is None else _message(row)
 
     def messages(self, channel_id: int, msg_ids: Iterable[int]) -> list[ChannelMessage]:

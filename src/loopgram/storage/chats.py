@@ -399,10 +399,8 @@ class SqliteChats:
             )
 
     def bot_privacy(self, bot_id: int) -> bool:
-        with self._db.read() as conn:
-            row = conn.execute(
-                "SELECT enabled FROM bot_privacy WHERE bot_id = ?", (bot_id,)
-            ).fetchone()
+        # One statement: no BEGIN/COMMIT around it (read at every Bot API getMe).
+        row = self._db.one("SELECT enabled FROM bot_privacy WHERE bot_id = ?", (bot_id,))
         return True if row is None else bool(row[0])
 
     @staticmethod

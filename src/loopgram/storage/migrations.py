@@ -15,6 +15,7 @@ from loopgram.storage.bot_commands import MIGRATION_NAME as EVERYDAY_NAME
 from loopgram.storage.bot_commands import MIGRATION_SQL as BOT_COMMANDS_SQL
 from loopgram.storage.bot_updates import MIGRATION_NAME as BOT_QUEUES_NAME
 from loopgram.storage.bot_updates import MIGRATION_SQL as BOT_QUEUES_SQL
+from loopgram.storage.channels import CAUGHT_UP_NAME, CAUGHT_UP_SQL
 from loopgram.storage.channels import MIGRATION_NAME as CHANNELS_NAME
 from loopgram.storage.channels import MIGRATION_SQL as CHANNELS_SQL
 from loopgram.storage.chats import MIGRATION_NAME as CHATS_NAME
@@ -190,5 +191,6 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, CHATS_NAME, CHATS_SQL),
     Migration(6, "replies", _REPLIES),
     Migration(7, CHANNELS_NAME, CHANNELS_SQL),
+    Migration(8, CAUGHT_UP_NAME, CAUGHT_UP_SQL),
 )
 """Every schema step, by ascending version; the latest is the schema this code uses."""

@@ -27,13 +27,15 @@ example an account id is ``MAX(id) + 1`` read and written in one transaction):
   failure; a lone read statement runs outside any transaction.
 
 Row caches (accounts, message copies) stay coherent across processes like on SQLite, where
-``PRAGMA data_version`` tells whether another connection committed. Here the first cached
-read of a ``reading()`` scope compares ``pg_current_snapshot()`` with the last one seen and
-forgets the caches when a transaction other than this connection's own writes has completed
-since (one round trip per scope, none per cached read). With ``freshness="notify"`` every
-write commit announces itself instead (``NOTIFY``, in the COMMIT's round trip) and the scope
-reads the announcements already on the socket: no round trip, not strict (see
-``PostgresStorage``).
+``PRAGMA data_version`` tells whether another connection committed. Here every write commit
+announces the tables it changed (``NOTIFY`` on the schema's channel, payload the table names,
+in the COMMIT's round trip, whatever the storage's freshness). With ``freshness="notify"``
+(the default) the connection listens there, and the first cached read of a ``reading()``
+scope reads the announcements already on its socket (no round trip) and forgets the cache
+those tables feed. With ``freshness="snapshot"`` that read instead compares
+``pg_current_snapshot()`` with the last one seen and forgets the caches when a transaction
+other than this connection's own writes has completed since: one round trip per scope,
+strict (see ``PostgresStorage``).
 
 A connection lost between calls (PostgreSQL restarted) costs no call: the next statement
 finds it dead before anything of its transaction has happened and runs again on a new
@@ -45,6 +47,7 @@ from __future__ import annotations
 
 import os
 import re
+import select
 import time
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
@@ -75,6 +78,12 @@ Freshness = Literal["notify", "snapshot"]
 
 DEFAULT_SCHEMA: Final = "public"
 
+_ANY_TABLE: Final = "*"
+"""An announcement's payload for "any table may have changed" (DDL, or not known)."""
+
+_MAX_READS: Final = 64
+"""Socket reads per look for announcements (each takes what the kernel holds)."""
+
 _LOCK_CLASS: Final = 0x6C67  # "lg": keeps our advisory locks apart from other users' keys
 
 # SQLite's scalar max(a, b) and min(a, b); PostgreSQL's max/min are aggregates only. A
@@ -104,6 +113,8 @@ class Statement:
     """``INSERT OR REPLACE``: ``sql`` holds ``_CONFLICT`` where the upsert clause goes."""
     pragma: bool = False
     """A SQLite ``PRAGMA``: not sent; it reads no rows."""
+    writes: tuple[str, ...] | None = ()
+    """The tables it may change: none for a read, ``None`` when that is not known (DDL)."""
 
 
 _CONFLICT: Final = "\x00conflict\x00"
@@ -116,6 +127,8 @@ _INSERT: Final = re.compile(
     re.I,
 )
 _PRAGMA: Final = re.compile(r"\s*PRAGMA\b", re.I)
+_READ: Final = re.compile(r"\s*SELECT\b", re.I)
+_CHANGE: Final = re.compile(r"\s*(?:UPDATE|DELETE\s+FROM)\s+(\w+)\b", re.I)
 _INSERT_OR: Final = re.compile(r"^\s*INSERT\s+OR\s+(?:IGNORE|REPLACE)\s+INTO\b", re.I)
 _RETURNING: Final = re.compile(r"\bRETURNING\b", re.I)
 _DDL_RULES: Final = (
@@ -163,7 +176,13 @@ def translate(sql: str, has_params: bool = True) -> Statement:
         )  # fmt: skip
     insert = _INSERT.match(text)
     if insert is None:
-        return Statement(text, ddl=ddl)
+        change = _CHANGE.match(text)
+        writes: tuple[str, ...] | None = None
+        if change is not None:
+            writes = (change.group(1).lower(),)
+        elif not ddl and _READ.match(text):
+            writes = ()
+        return Statement(text, ddl=ddl, writes=writes)
     table = insert.group("table").lower()
     columns = tuple(
         c.strip().strip('"').lower() for c in (insert.group("columns") or "").split(",") if c
@@ -185,6 +204,7 @@ def translate(sql: str, has_params: bool = True) -> Statement:
         insert_columns=columns,
         returning=returning,
         replace=mode == "REPLACE",
+        writes=(table,),
     )
 
 
@@ -229,13 +249,20 @@ class _PgConnection:
         *,
         connect_timeout: float,
         lock_timeout: float,
-        channel: str | None = None,
+        channel: str,
+        listen: bool = False,
     ) -> None:
         self._conninfo = conninfo
         self.schema = schema
         self.channel = channel
-        """Where write commits are announced and listened for (``None``: not used)."""
-        self._announced = False
+        """Where write commits are announced, whatever this connection's freshness."""
+        self.listen = listen
+        """Whether it listens there (``freshness="notify"``)."""
+        self._heard: set[str] | None = set()
+        """Tables other connections announced changing since the last look (``None``: any)."""
+        self.written: set[str] | None = set()
+        """Tables the current transaction may have changed (``None``: unknown, any)."""
+        self._readable: select.poll | None = None
         self._connect_timeout = connect_timeout
         self._lock_timeout = lock_timeout
         self.pg: psycopg.Connection[Row] | None = None
@@ -290,46 +317,78 @@ class _PgConnection:
         except psycopg.Error as e:
             pg.close()
             raise translate_error(e) from e
-        if self.channel is not None:
+        if self.listen:
             pg.add_notify_handler(self._on_notify)
             try:
                 pg.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
             except psycopg.Error as e:
                 pg.close()
                 raise translate_error(e) from e
+        if self.listen:
+            # poll, not select: a server's sockets may be numbered past select's limit.
+            self._readable = select.poll()
+            self._readable.register(pg.pgconn.socket, select.POLLIN)
         self.pg = pg
         self.generation += 1
         return pg
 
     def _on_notify(self, notify: psycopg.Notify) -> None:
-        # psycopg hands over what arrived during a statement of ours; our own commits'
-        # announcements come back too and are not news.
+        # psycopg hands over what arrived during a statement of ours.
         pg = self.pg
-        if pg is None or notify.pid != pg.info.backend_pid:
-            self._announced = True
+        self._hear(notify.pid, notify.payload, None if pg is None else pg.info.backend_pid)
 
-    def others_committed(self) -> bool:
-        """Whether another connection announced a commit since the last call: reads what
-        has already arrived on the socket, without a round trip."""
+    def _hear(self, pid: int, payload: str, own: int | None) -> None:
+        if pid == own:
+            return  # our own commits' announcements come back too and are not news
+        if self._heard is None:
+            return
+        tables = payload.split(",") if payload else []
+        if not tables or _ANY_TABLE in tables:
+            self._heard = None
+        else:
+            self._heard.update(tables)
+
+    def changed_elsewhere(self) -> set[str] | None:
+        """The tables other connections announced changing since the last call (``None``:
+        possibly any): reads what has already arrived on the socket, without a round trip.
+        """
         import psycopg
 
         generation = self.generation
         pg = self.connect()
         pgconn = pg.pgconn
         try:
-            pgconn.consume_input()
-        except psycopg.OperationalError:
+            # Everything that has arrived, to the end: a server shutting down sends its
+            # goodbye and closes, and only the read after the goodbye finds the end. A
+            # session that ended has missed announcements since.
+            readable = self._readable
+            for _ in range(_MAX_READS):
+                if readable is None or not readable.poll(0):
+                    break
+                pgconn.consume_input()
+            lost = pgconn.status != psycopg.pq.ConnStatus.OK
+        except (psycopg.OperationalError, OSError):
+            lost = True
+        if lost:
             pg.close()
             pg = self.connect()
             pgconn = pg.pgconn
-        if self.generation != generation:
-            return True  # a new session has heard nothing of what came before
         own = pg.info.backend_pid
-        announced, self._announced = self._announced, False
         while (notify := pgconn.notifies()) is not None:
-            if notify.be_pid != own:
-                announced = True
-        return announced
+            self._hear(notify.be_pid, notify.extra.decode("utf-8", "replace"), own)
+        heard, self._heard = self._heard, set()
+        if self.generation != generation:
+            return None  # a new session has heard nothing of what came before
+        return heard
+
+    def announcement(self) -> str | None:
+        """The ``NOTIFY`` that announces the current transaction's changes at its commit
+        (``None``: it changed nothing)."""
+        written = self.written
+        if written is not None and not written:
+            return None
+        payload = _ANY_TABLE if written is None else ",".join(sorted(written))
+        return f"NOTIFY \"{self.channel}\", '{payload}'"
 
     def close(self) -> None:
         if self.pg is not None:
@@ -348,6 +407,7 @@ class _PgConnection:
         self.in_transaction = True
         self.begun = False
         self._begin = statements
+        self.written = set()
 
     def end(self) -> None:
         self.in_transaction = False
@@ -408,6 +468,7 @@ class _PgConnection:
         statement = translate(sql, bool(params))
         if statement.pragma:
             return _PgCursor(None, -1, None)
+        self._note_writes(statement)
         text = self._complete(pg, statement)
         add_returning = False
         if statement.insert_table is not None and not statement.returning:
@@ -434,10 +495,19 @@ class _PgConnection:
         if not batch:
             return _PgCursor(None, 0, None)
         statement = translate(sql, True)
+        self._note_writes(statement)
         cur = self._run(pg, self._complete(pg, statement), batch, many=True)
         if statement.insert_table is not None:
             self._follow_explicit_id(pg, statement)
         return _PgCursor(None, cur.rowcount, None)
+
+    def _note_writes(self, statement: Statement) -> None:
+        if self.written is None:
+            return
+        if statement.writes is None:
+            self.written = None
+        else:
+            self.written.update(statement.writes)
 
     # -- catalog facts
 
@@ -552,6 +622,13 @@ def others_finished(seen: Snapshot, now: Snapshot, own: set[int]) -> bool:
     return not finished <= own
 
 
+_ACCOUNT_TABLES: Final = frozenset({"accounts"})
+"""What the cached accounts are read from: a change announced there forgets them."""
+_MESSAGE_TABLES: Final = frozenset({"message_boxes", "messages", "accounts"})
+"""What the cached message copies are read from, and ``accounts``, whose rows' deletion
+cascades into ``message_boxes``."""
+
+
 class _PgDb(_Db):
     """``_Db`` over a ``_PgConnection``: the same caches and scopes, PostgreSQL
     transactions, and a snapshot comparison in place of ``PRAGMA data_version``."""
@@ -579,15 +656,20 @@ class _PgDb(_Db):
         conn = self._live()
         if self._scopes and self._checked:
             return
-        if conn.channel is not None:
+        if conn.listen:
             try:
-                changed = conn.others_committed()
+                changed = conn.changed_elsewhere()
             except Exception as e:
                 raise _storage_error(e) from e
             self._checked = self._scopes > 0
-            if changed or conn.generation != self._seen_generation:
+            if changed is None or conn.generation != self._seen_generation:
                 self.accounts.clear()
                 self.messages.clear()
+            else:
+                if not changed.isdisjoint(_ACCOUNT_TABLES):
+                    self.accounts.clear()
+                if not changed.isdisjoint(_MESSAGE_TABLES):
+                    self.messages.clear()
             self._seen_generation = conn.generation
             return
         try:
@@ -630,13 +712,20 @@ class _PgDb(_Db):
             try:
                 yield cast("sqlite3.Connection", conn)
                 pg = conn.pg
+                announce = conn.announcement() if write else None
                 if not conn.begun or pg is None:
                     pass  # nothing was sent: nothing to commit
-                elif write and conn.channel is not None:
+                elif conn.listen:
                     # Announced in the same round trip, delivered only if it commits.
-                    pg.execute(cast("Any", f'NOTIFY "{conn.channel}"; COMMIT'))
-                elif write:
-                    cur = pg.execute("SELECT pg_current_xact_id_if_assigned()::text; COMMIT")
+                    pg.execute(cast("Any", f"{announce}; COMMIT" if announce else "COMMIT"))
+                elif announce:
+                    # Announced for the processes that listen, whatever this one does.
+                    cur = pg.execute(
+                        cast(
+                            "Any",
+                            f"SELECT pg_current_xact_id_if_assigned()::text; {announce}; COMMIT",
+                        )
+                    )
                     row = cur.fetchone()
                     if row is not None and row[0] is not None:
                         self._own_xids.add(int(row[0]))
@@ -710,7 +799,7 @@ def _parse_url(url: str) -> tuple[str, dict[str, str]]:
     schema = options.get("schema", DEFAULT_SCHEMA)
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,62}", schema):
         raise ValueError(f"invalid schema name {schema!r}")
-    freshness = options.get("freshness", "snapshot")
+    freshness = options.get("freshness", "notify")
     if freshness not in ("notify", "snapshot"):
         raise ValueError(f"freshness must be notify or snapshot, not {freshness!r}")
     return urlunsplit(parts._replace(scheme="postgresql", query=urlencode(kept))), options
@@ -729,16 +818,20 @@ class PostgresStorage(SqlStorage):
     writers' advisory lock, one process applying each step).
 
     ``freshness`` (or the URL's ``freshness=`` parameter) is how cached rows learn of other
-    processes' commits. ``"snapshot"`` (the default) is strict: one round trip per
-    ``reading()`` scope compares ``pg_current_snapshot()`` (see the module docstring), and
-    every read sees every commit that returned before it, as the storage protocols
-    promise. ``"notify"`` trades that for speed: it reads the announcements every write
+    processes' commits. ``"notify"`` (the default) reads the announcements every write
     commit sends on the schema's channel (``LISTEN``/``NOTIFY``) from the socket, without a
     round trip, so a press answered from cached rows costs no database trip at all.
-    PostgreSQL signals the listeners before the writer's commit returns and they pass the
-    announcement on at once, but its arrival is not awaited: a read that follows another
-    process's commit within the time that takes (microseconds, more on an overloaded
-    machine) may still see the cached row as it was.
+    PostgreSQL signals the listening sessions before the writer's commit returns and they
+    pass the announcement on at once; what is not awaited is its way through the reader's
+    PostgreSQL session and socket, so a read in this process that follows another
+    process's commit by less than that (microseconds; longer when the machine is
+    overloaded) may still see the cached row as it was. Every request that can depend on
+    such a commit reaches this process over at least one more hop (the other process's
+    answer to its client, then the client's next request; or a Redis message), which the
+    announcement overtakes. A session lost or restarted forgets every cached row.
+    ``"snapshot"`` is strict, at one round trip per ``reading()`` scope: it compares
+    ``pg_current_snapshot()`` (see the module docstring), and every read sees every commit
+    that returned before it, as the storage protocols promise.
     """
 
     def __init__(
@@ -755,7 +848,7 @@ class PostgresStorage(SqlStorage):
     ) -> None:
         conninfo, options = _parse_url(url)
         if freshness is None:
-            freshness = "notify" if options.get("freshness") == "notify" else "snapshot"
+            freshness = "snapshot" if options.get("freshness") == "snapshot" else "notify"
         if freshness not in ("notify", "snapshot"):
             raise ValueError(f"freshness must be notify or snapshot, not {freshness!r}")
         self.freshness: Freshness = freshness
@@ -766,7 +859,8 @@ class PostgresStorage(SqlStorage):
             self.schema,
             connect_timeout=connect_timeout,
             lock_timeout=busy_timeout,
-            channel=f"loopgram_{self.schema}" if freshness == "notify" else None,
+            channel=f"loopgram_{self.schema}",
+            listen=freshness == "notify",
         )
         db = _PgDb(conn, clock, random_bytes, lock_key(self.schema))
         try:

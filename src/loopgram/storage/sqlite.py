@@ -281,6 +281,21 @@ def _require_account(conn: sqlite3.Connection, account_id: int) -> None:
         raise AccountNotFound(account_id)
 
 
+def _require_accounts(conn: sqlite3.Connection, account_ids: Iterable[int]) -> None:
+    """``_require_account`` for each, in one statement (a round trip each on PostgreSQL);
+    the first missing one in order is the one reported."""
+    wanted = list(dict.fromkeys(account_ids))
+    found: set[int] = set()
+    for chunk in c.chunks(wanted):
+        rows = _all(
+            conn, f"SELECT id FROM accounts WHERE id IN ({_placeholders(len(chunk))})", chunk
+        )
+        found.update(r[0] for r in rows)
+    for account_id in wanted:
+        if account_id not in found:
+            raise AccountNotFound(account_id)
+
+
 def _placeholders(n: int) -> str:
     return ",".join("?" * n)
 
@@ -644,16 +659,28 @@ class SqliteAccounts:
         ids = list(dict.fromkeys(account_ids))
         if not ids:
             return []
-        rows: list[Row] = []
-        with self._db.read() as conn:
-            for chunk in c.chunks(ids):
-                rows += _all(
-                    conn,
-                    f"SELECT {_ACCOUNT_COLUMNS} FROM accounts "
-                    f"WHERE id IN ({_placeholders(len(chunk))})",
-                    chunk,
-                )
-        found = {r[0]: _account(r) for r in rows}
+        db = self._db
+        with db.lock:
+            # From the row cache as ``get``: a message to a supergroup looks up every online
+            # member (which of them are bots) each time.
+            db.fresh()
+            cache = db.accounts
+            found = {i: cache[i] for i in ids if i in cache}
+            missing = [i for i in ids if i not in found]
+            if missing:
+                rows: list[Row] = []
+                with db.read() as conn:
+                    for chunk in c.chunks(missing):
+                        rows += _all(
+                            conn,
+                            f"SELECT {_ACCOUNT_COLUMNS} FROM accounts "
+                            f"WHERE id IN ({_placeholders(len(chunk))})",
+                            chunk,
+                        )
+                for row in rows:
+                    account = _account(row)
+                    db.remember_account(account)
+                    found[account.id] = account
         return [found[i] for i in ids if i in found]
 
     def get_by_phone(self, phone: str) -> Account | None:
@@ -903,9 +930,7 @@ class SqliteMessages:
         reply_to_id: int | None,
     ) -> list[tuple[StoredMessage, StoredUpdate]]:
         with db.write() as conn:
-            _require_account(conn, sender_id)
-            for owner_id, _, _ in boxes:
-                _require_account(conn, owner_id)
+            _require_accounts(conn, [sender_id, *(owner_id for owner_id, _, _ in boxes)])
             if random_id is not None:
                 sent = _sent_copy(conn, sender_id, random_id)
                 if sent is not None:

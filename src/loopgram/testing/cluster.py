@@ -19,13 +19,24 @@ The database and Redis come from ``LOOPGRAM_TEST_POSTGRES`` and ``LOOPGRAM_TEST_
 failure, never a skip. At :meth:`ServerCluster.stop` the surviving processes get
 ``SIGTERM`` (a clean shutdown), then the schema is dropped and the prefix's keys deleted.
 Each node's output is kept in a file (:attr:`ClusterNode.log`) for the report of a failure.
+
+:class:`RedisProcess` is a ``redis-server`` of a test's own, on a free port, for the faults
+of Redis: kill it (``kill -9``) and start it again on the same port while the cluster runs::
+
+    with RedisProcess() as redis, ServerCluster(2, redis=redis.url) as cluster:
+        ...
+        redis.kill()
+        ...                                         # calls made now fail, none hangs
+        redis.start()
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -35,9 +46,22 @@ from pathlib import Path
 from types import TracebackType
 from typing import Final
 
-from loopgram.testing.postgres import REDIS_ENV, MissingService, postgres_url, with_schema
+from loopgram.testing.postgres import (
+    REDIS_ENV,
+    MissingService,
+    free_loopback_port,
+    postgres_url,
+    with_schema,
+)
 
-__all__ = ["ClusterNode", "ServerCluster", "redis_url", "serve_command", "spawn_node"]
+__all__ = [
+    "ClusterNode",
+    "RedisProcess",
+    "ServerCluster",
+    "redis_url",
+    "serve_command",
+    "spawn_node",
+]
 
 START_TIMEOUT: Final = 60.0
 """Seconds a node may take to listen: an interpreter start, the server stack's import and,
@@ -349,3 +373,75 @@ class ServerCluster:
     def output(self) -> str:
         """Every node's output, one section each (for the report of a failure)."""
         return "\n".join(f"--- node {n.index} ({n!r})\n{n.output()}" for n in self.nodes)
+
+
+class RedisProcess:
+    """A ``redis-server`` of one test: on a free loopback port, without persistence (a
+    restart loses every key, as a Redis replaced by a new one would)."""
+
+    def __init__(self, executable: str = "redis-server") -> None:
+        found = shutil.which(executable)
+        if found is None:
+            raise MissingService(f"{executable} is not installed (Debian: redis-server)")
+        self.executable = found
+        self.port = free_loopback_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def start(self, timeout: float = 10.0) -> RedisProcess:
+        """Start it (again, on the same port) and wait until it answers."""
+        if self.alive:
+            raise RuntimeError("this redis-server runs already")
+        self.process = subprocess.Popen(
+            [
+                self.executable,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + timeout
+        while not self._answers():
+            if not self.alive or time.monotonic() > deadline:
+                self.kill()
+                raise RuntimeError(f"redis-server did not start on port {self.port}")
+            time.sleep(0.02)
+        return self
+
+    def kill(self) -> None:
+        """``kill -9``: every connection to it drops at once."""
+        if self.process is not None:
+            if self.process.poll() is None:
+                self.process.send_signal(signal.SIGKILL)
+            self.process.wait(STOP_TIMEOUT)
+
+    def _answers(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1.0) as conn:
+                conn.sendall(b"PING\r\n")
+                return conn.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def __enter__(self) -> RedisProcess:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.kill()

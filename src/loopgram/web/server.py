@@ -76,7 +76,9 @@ class PressTrace:
     """One press being timed: perf_counter times of its steps."""
 
     tab: Tab
-    bot_id: int
+    bot_id: int | None
+    """The bot asked, if the page knows it; a broadcast post names no author, so the bot
+    is learned from the press published to it."""
     user_id: int
     msg_id: int
     pressed: float
@@ -261,12 +263,12 @@ class WebFrontend:
             return await session.handle(op, params)
         chat, msg_id, me = params.get("chat"), params.get("msg_id"), session.me
         # The bot asked: the page names it (a group's message's sender, or the bot a message
-        # was sent via); a private chat's other side otherwise.
+        # was sent via); a private chat's other side otherwise; unknown under a channel post.
         bot = params.get("bot")
         if not isinstance(bot, int) or isinstance(bot, bool):
-            bot = chat
+            bot = chat if isinstance(chat, int) and chat > 0 else None
         trace = None
-        if isinstance(bot, int) and isinstance(msg_id, int) and me is not None:
+        if isinstance(msg_id, int) and me is not None:
             trace = PressTrace(tab, bot, me, msg_id, time.perf_counter())
             self._traces.append(trace)
             self._update_listening()
@@ -377,9 +379,10 @@ class WebFrontend:
             for trace in self._traces:
                 if (
                     trace.query_id is None
-                    and trace.bot_id == event.account_id
+                    and trace.bot_id in (None, event.account_id)
                     and trace.user_id == update.user_id
                 ):
+                    trace.bot_id = event.account_id
                     trace.query_id = update.query_id
                     trace.to_bot = event.at
                     break

@@ -19,11 +19,13 @@ from typing import Any, Final
 
 import loopgram.tl.functions.account as account_fn
 import loopgram.tl.functions.auth as auth_fn
+import loopgram.tl.functions.channels as channels_fn
 import loopgram.tl.functions.contacts as contacts_fn
 import loopgram.tl.functions.messages as messages_fn
 from loopgram.server.core import ServerCore
 from loopgram.tl import abcs, types
 from loopgram.tl.types import auth as auth_types
+from loopgram.tl.types import channels as channels_types
 from loopgram.tl.types import contacts as contacts_types
 from loopgram.tl.types import messages as msg_types
 from loopgram.web.view import (
@@ -79,6 +81,11 @@ class WebSession:
         self._hashes: dict[int, int] = {}
         self._chats: set[int] = set()
         """Ids of the basic groups this tab has seen (positive, as on the wire)."""
+        self._channels: dict[int, int] = {}
+        """Channel id -> this user's access hash, for the supergroups and channels seen."""
+        self._kinds: dict[int, str] = {}
+        """Channel id -> ``supergroup`` or ``channel``."""
+        self._bots: set[int] = set()
         self._usernames: dict[str, int] = {}
         self.closed = False
 
@@ -108,6 +115,8 @@ class WebSession:
         for user in users:
             if isinstance(user, types.User) and user.access_hash is not None:
                 self._hashes[user.id] = user.access_hash
+                if user.bot:
+                    self._bots.add(user.id)
             shown = user_json(user)
             if shown is not None:
                 out.append(shown)
@@ -120,6 +129,10 @@ class WebSession:
             if shown is not None:
                 if shown["kind"] == "group":
                     self._chats.add(-shown["id"])
+                elif isinstance(chat, types.Channel | types.ChannelForbidden):
+                    self._kinds[chat.id] = shown["kind"]
+                    if chat.access_hash is not None:
+                        self._channels[chat.id] = chat.access_hash
                 out.append(shown)
         return out
 
@@ -135,10 +148,29 @@ class WebSession:
             raise WebError(400, "CHAT_ID_INVALID")
         return -chat
 
-    def _peer(self, user_id: object) -> types.InputPeerUser | types.InputPeerChat:
-        """The peer the page calls ``user_id``: a user, or (negative) a basic group."""
+    def _channel(self, chat: object) -> types.InputChannel | None:
+        """The supergroup or channel the page calls ``chat`` (``-(10**12 + id)``), if it is
+        one this tab has seen; ``None`` for any other id."""
+        if not isinstance(chat, int) or isinstance(chat, bool) or chat > -CHANNEL_SHIFT:
+            return None
+        channel_id = -chat - CHANNEL_SHIFT
+        access_hash = self._channels.get(channel_id)
+        if access_hash is None:
+            raise WebError(400, "CHANNEL_INVALID")
+        return types.InputChannel(channel_id=channel_id, access_hash=access_hash)
+
+    def _peer(
+        self, user_id: object
+    ) -> types.InputPeerUser | types.InputPeerChat | types.InputPeerChannel:
+        """The peer the page calls ``user_id``: a user, (negative) a basic group, or a
+        supergroup or channel (``-(10**12 + id)``)."""
         if not isinstance(user_id, int) or isinstance(user_id, bool):
             raise WebError(400, "PEER_ID_INVALID")
+        channel = self._channel(user_id)
+        if channel is not None:
+            return types.InputPeerChannel(
+                channel_id=channel.channel_id, access_hash=channel.access_hash
+            )
         if user_id < 0 and -user_id in self._chats:
             return types.InputPeerChat(chat_id=-user_id)
         access_hash = self._hashes.get(user_id)
@@ -226,7 +258,6 @@ class WebSession:
             elif isinstance(dialog.peer, types.PeerChat):
                 chat = -dialog.peer.chat_id
             elif isinstance(dialog.peer, types.PeerChannel):
-                # Listed, not opened: the page has no channel view yet.
                 chat = -(CHANNEL_SHIFT + dialog.peer.channel_id)
             else:
                 continue
@@ -240,14 +271,20 @@ class WebSession:
         return {"dialogs": dialogs, "users": users, "chats": chats}
 
     async def resolve(self, params: dict[str, Any]) -> Json:
-        username = _text(params, "username").lstrip("@")
+        """A user, a bot or a public supergroup or channel by ``@username``."""
+        username = _text(params, "username").strip().lstrip("@")
         result = await self.call(contacts_fn.ResolveUsername(username=username))
-        if not isinstance(result, contacts_types.ResolvedPeer) or not isinstance(
-            result.peer, types.PeerUser
-        ):
+        if not isinstance(result, contacts_types.ResolvedPeer):
             raise WebError(400, "USERNAME_NOT_OCCUPIED")
         users = self._remember(list(result.users))
-        return {"chat": result.peer.user_id, "users": users}
+        chats = self._remember_chats(list(result.chats))
+        if isinstance(result.peer, types.PeerUser):
+            chat = result.peer.user_id
+        elif isinstance(result.peer, types.PeerChannel):
+            chat = -(CHANNEL_SHIFT + result.peer.channel_id)
+        else:
+            raise WebError(400, "USERNAME_NOT_OCCUPIED")
+        return {"chat": chat, "users": users, "chats": chats}
 
     async def history(self, params: dict[str, Any]) -> Json:
         """The newest ``HISTORY_LIMIT`` messages of a chat, or those before ``offset_id``."""
@@ -337,6 +374,8 @@ class WebSession:
         bot_id = self._usernames.get(username)
         if bot_id is None:
             found = await self.resolve({"username": username})
+            if found["chat"] <= 0:
+                raise WebError(400, "BOT_INVALID")
             bot_id = self._usernames[username] = found["chat"]
         bot = types.InputUser(user_id=bot_id, access_hash=self._hashes[bot_id])
         result = await self.call(
@@ -398,48 +437,228 @@ class WebSession:
         me = self._remember([user])
         return {"me": me[0] if me else None}
 
-    async def _answer_of(self, result: object) -> Json:
-        """What the page needs of a group change: the group, and the service messages."""
-        updates = getattr(result, "updates", result)
-        if not isinstance(updates, types.Updates):
-            raise WebError(500, "INTERNAL")
-        users = self._remember(list(updates.users))
-        chats = self._remember_chats(list(updates.chats))
-        events, _, _ = updates_events(updates, self.me or 0)
-        messages = [e["message"] for e in events if e["type"] == "message"]
-        return {"chats": chats, "users": users, "messages": messages}
+    def _answer_of(self, *results: object) -> Json:
+        """What the page needs of group changes: the groups, and the service messages."""
+        answer: Json = {"chats": [], "users": [], "messages": []}
+        for result in results:
+            # messages.invitedUsers and messages.chatInviteJoinResultOk wrap their Updates.
+            updates = result if isinstance(result, types.Updates) else getattr(result, "updates", 0)
+            if not isinstance(updates, types.Updates):
+                raise WebError(500, "INTERNAL")
+            answer["users"] += self._remember(list(updates.users))
+            answer["chats"] += self._remember_chats(list(updates.chats))
+            events, _, _ = updates_events(updates, self.me or 0)
+            answer["messages"] += [e["message"] for e in events if e["type"] == "message"]
+        return answer
 
-    async def _users_named(self, names: object) -> list[abcs.InputUser]:
+    async def _users_named(self, names: object) -> list[types.InputUser]:
         if not isinstance(names, list):
             raise WebError(400, "USERS_INVALID")
-        found: list[abcs.InputUser] = []
+        found: list[types.InputUser] = []
         for name in names:
             if not isinstance(name, str) or not name.strip():
                 raise WebError(400, "USERNAME_INVALID")
             resolved = await self.resolve({"username": name.strip()})
+            if resolved["chat"] <= 0:
+                raise WebError(400, "USER_ID_INVALID")  # a channel's username
             found.append(self._input_user(resolved["chat"]))
         return found
 
+    async def _invite(self, channel: types.InputChannel, users: list[types.InputUser]) -> Json:
+        """Members into a supergroup (``channels.inviteToChannel``); into a broadcast
+        channel, bots join as admins that may post (``channels.editAdmin``), as the apps
+        add them, and people as subscribers."""
+        if not users:
+            return self._answer_of()
+        broadcast = self._kind(channel) == "channel"
+        bots = [u for u in users if broadcast and u.user_id in self._bots]
+        people: list[abcs.InputUser] = [u for u in users if u not in bots]
+        results: list[object] = []
+        if people:
+            results.append(
+                await self.call(channels_fn.InviteToChannel(channel=channel, users=people))
+            )
+        for bot in bots:
+            results.append(
+                await self.call(
+                    channels_fn.EditAdmin(
+                        channel=channel, user_id=bot, admin_rights=_POSTING_BOT, rank=""
+                    )
+                )
+            )
+        return self._answer_of(*results)
+
+    def _kind(self, channel: types.InputChannel) -> str:
+        return self._kinds.get(channel.channel_id, "supergroup")
+
     async def create_group(self, params: dict[str, Any]) -> Json:
-        """``messages.createChat`` with the members named by ``@username``."""
-        users = await self._users_named(params.get("usernames"))
-        result = await self.call(messages_fn.CreateChat(users=users, title=_text(params, "title")))
-        answer = await self._answer_of(result)
+        """A basic group (``messages.createChat``), a supergroup or a broadcast channel
+        (``channels.createChannel``, then the members invited) with the members named by
+        ``@username``; ``kind`` is ``group`` (the default), ``supergroup`` or ``channel``."""
+        kind = params.get("kind", "group")
+        if kind not in ("group", "supergroup", "channel"):
+            raise WebError(400, "KIND_INVALID")
+        users = await self._users_named(params.get("usernames", []))
+        title = _text(params, "title")
+        if kind == "group":
+            answer = self._answer_of(
+                await self.call(messages_fn.CreateChat(users=list(users), title=title))
+            )
+        else:
+            created = self._answer_of(
+                await self.call(
+                    channels_fn.CreateChannel(
+                        title=title,
+                        about="",
+                        megagroup=kind == "supergroup",
+                        broadcast=kind == "channel",
+                    )
+                )
+            )
+            channel = self._channel(created["chats"][0]["id"] if created["chats"] else None)
+            if channel is None:
+                raise WebError(500, "INTERNAL")
+            invited = await self._invite(channel, users)
+            answer = {key: created[key] + invited[key] for key in created}
         answer["chat"] = answer["chats"][0]["id"] if answer["chats"] else None
         return answer
 
     async def add_member(self, params: dict[str, Any]) -> Json:
-        """``messages.addChatUser``: one more member, by ``@username``."""
-        chat_id = self._group(params.get("chat"))
+        """One more member, by ``@username``: ``messages.addChatUser`` in a basic group,
+        ``channels.inviteToChannel`` (or, for a bot in a channel, ``channels.editAdmin``)."""
+        chat = params.get("chat")
+        channel = self._channel(chat)
         (user,) = await self._users_named([_text(params, "username")])
+        if channel is not None:
+            return await self._invite(channel, [user])
         result = await self.call(
-            messages_fn.AddChatUser(chat_id=chat_id, user_id=user, fwd_limit=0)
+            messages_fn.AddChatUser(chat_id=self._group(chat), user_id=user, fwd_limit=0)
         )
-        return await self._answer_of(result)
+        return self._answer_of(result)
+
+    async def remove_member(self, params: dict[str, Any]) -> Json:
+        """Remove (kick) a member: ``messages.deleteChatUser`` in a basic group,
+        ``channels.editBanned`` with ``view_messages`` in a supergroup or channel (the
+        apps' "remove": the user is out and cannot join again until unbanned)."""
+        chat = params.get("chat")
+        user = self._input_user(_int(params, "user", "USER_ID_INVALID"))
+        channel = self._channel(chat)
+        if channel is not None:
+            peer = types.InputPeerUser(user_id=user.user_id, access_hash=user.access_hash)
+            result = await self.call(
+                channels_fn.EditBanned(
+                    channel=channel,
+                    participant=peer,
+                    banned_rights=types.ChatBannedRights(view_messages=True, until_date=0),
+                )
+            )
+        else:
+            result = await self.call(
+                messages_fn.DeleteChatUser(chat_id=self._group(chat), user_id=user)
+            )
+        return self._answer_of(result)
+
+    async def rename(self, params: dict[str, Any]) -> Json:
+        """A new title: ``messages.editChatTitle`` or ``channels.editTitle``."""
+        chat = params.get("chat")
+        title = _text(params, "title")
+        channel = self._channel(chat)
+        if channel is not None:
+            result = await self.call(channels_fn.EditTitle(channel=channel, title=title))
+        else:
+            result = await self.call(
+                messages_fn.EditChatTitle(chat_id=self._group(chat), title=title)
+            )
+        return self._answer_of(result)
+
+    async def set_username(self, params: dict[str, Any]) -> Json:
+        """``channels.updateUsername``: the creator makes a supergroup or channel public
+        (found and joined by ``@username``), or private again with an empty one."""
+        channel = self._channel(params.get("chat"))
+        if channel is None:
+            raise WebError(400, "CHANNEL_INVALID")
+        username = _text(params, "username").strip().lstrip("@")
+        await self.call(channels_fn.UpdateUsername(channel=channel, username=username))
+        found = await self.call(channels_fn.GetChannels(id=[channel]))
+        return {"chats": self._remember_chats(list(getattr(found, "chats", [])))}
+
+    async def join(self, params: dict[str, Any]) -> Json:
+        """``channels.joinChannel``: a public supergroup or channel found by username."""
+        channel = self._channel(params.get("chat"))
+        if channel is None:
+            raise WebError(400, "CHANNEL_INVALID")
+        return self._answer_of(await self.call(channels_fn.JoinChannel(channel=channel)))
+
+    async def leave(self, params: dict[str, Any]) -> Json:
+        """``channels.leaveChannel``, or ``messages.deleteChatUser`` of oneself."""
+        chat = params.get("chat")
+        channel = self._channel(chat)
+        if channel is not None:
+            result = await self.call(channels_fn.LeaveChannel(channel=channel))
+        else:
+            me = types.InputUserSelf()
+            result = await self.call(
+                messages_fn.DeleteChatUser(chat_id=self._group(chat), user_id=me)
+            )
+        return self._answer_of(result)
+
+    async def members(self, params: dict[str, Any]) -> Json:
+        """Who is in the group: ``messages.getFullChat``'s participants, or
+        ``channels.getParticipants`` (the newest ``MEMBERS_LIMIT``). Each with its role:
+        ``creator``, ``admin`` or ``member``."""
+        chat = params.get("chat")
+        channel = self._channel(chat)
+        if channel is not None:
+            found = await self.call(
+                channels_fn.GetParticipants(
+                    channel=channel,
+                    filter=types.ChannelParticipantsRecent(),
+                    offset=0,
+                    limit=MEMBERS_LIMIT,
+                    hash=0,
+                )
+            )
+            if not isinstance(found, channels_types.ChannelParticipants):
+                raise WebError(500, "INTERNAL")
+            listed: list[object] = list(found.participants)
+            users = found.users
+        else:
+            full = await self.call(messages_fn.GetFullChat(chat_id=self._group(chat)))
+            participants = getattr(full.full_chat, "participants", None)
+            listed = list(getattr(participants, "participants", []))
+            users = full.users
+        shown = self._remember(list(users))
+        members = []
+        for item in listed:
+            user_id = getattr(item, "user_id", None)
+            if not isinstance(user_id, int):
+                continue  # a banned peer, not a member
+            members.append({"user": user_id, "role": _ROLES.get(type(item), "member")})
+        return {"members": members, "users": shown}
 
     async def log_out(self, params: dict[str, Any]) -> Json:
         await self.call(auth_fn.LogOut())
         return {}
+
+
+def _int(params: dict[str, Any], name: str, error: str) -> int:
+    value = params.get(name)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise WebError(400, error)
+    return value
+
+
+MEMBERS_LIMIT: Final = 200
+_ROLES: Final[dict[type[Any], str]] = {
+    types.ChatParticipantCreator: "creator",
+    types.ChatParticipantAdmin: "admin",
+    types.ChannelParticipantCreator: "creator",
+    types.ChannelParticipantAdmin: "admin",
+}
+_POSTING_BOT: Final = types.ChatAdminRights(
+    post_messages=True, edit_messages=True, delete_messages=True
+)
+"""What a bot added to a broadcast channel may do: post, edit and delete posts."""
 
 
 def _text(params: dict[str, Any], name: str) -> str:
@@ -462,6 +681,12 @@ _OPS: Final[dict[str, Callable[[WebSession, dict[str, Any]], Any]]] = {
     "profile": WebSession.profile,
     "create_group": WebSession.create_group,
     "add_member": WebSession.add_member,
+    "remove_member": WebSession.remove_member,
+    "rename": WebSession.rename,
+    "set_username": WebSession.set_username,
+    "join": WebSession.join,
+    "leave": WebSession.leave,
+    "members": WebSession.members,
     "log_out": WebSession.log_out,
 }
 

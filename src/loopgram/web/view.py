@@ -147,8 +147,7 @@ CHANNEL_SHIFT: Final = 1_000_000_000_000
 def chat_json(chat: abcs.Chat) -> Json | None:
     """A group or channel as the page lists it. Ids are the Bot API's: a basic group's is
     ``-chat_id``, a channel's or supergroup's ``-(10**12 + channel_id)``, so users, groups
-    and channels never clash. ``kind`` is ``group``, ``supergroup`` or ``channel``; the page
-    opens only basic groups so far."""
+    and channels never clash. ``kind`` is ``group``, ``supergroup`` or ``channel``."""
     if isinstance(chat, types.Chat):
         return {
             "id": -chat.id,
@@ -157,6 +156,8 @@ def chat_json(chat: abcs.Chat) -> Json | None:
             "members": chat.participants_count,
             "left": bool(chat.left),
             "creator": bool(chat.creator),
+            "admin": bool(chat.creator) or chat.admin_rights is not None,
+            "username": None,
         }
     if isinstance(chat, types.ChatForbidden):
         return {
@@ -166,16 +167,31 @@ def chat_json(chat: abcs.Chat) -> Json | None:
             "members": 0,
             "left": True,
             "creator": False,
+            "admin": False,
+            "username": None,
         }
-    if isinstance(chat, types.Channel | types.ChannelForbidden):
-        megagroup = bool(chat.megagroup)
+    if isinstance(chat, types.ChannelForbidden):
         return {
             "id": -(CHANNEL_SHIFT + chat.id),
-            "kind": "supergroup" if megagroup else "channel",
+            "kind": "supergroup" if chat.megagroup else "channel",
             "title": chat.title,
-            "members": getattr(chat, "participants_count", None) or 0,
-            "left": isinstance(chat, types.ChannelForbidden) or bool(chat.left),
-            "creator": bool(getattr(chat, "creator", False)),
+            "members": 0,
+            "left": True,
+            "creator": False,
+            "admin": False,
+            "username": None,
+        }
+    if isinstance(chat, types.Channel):
+        return {
+            "id": -(CHANNEL_SHIFT + chat.id),
+            "kind": "supergroup" if chat.megagroup else "channel",
+            "title": chat.title,
+            "members": chat.participants_count or 0,
+            "left": bool(chat.left),
+            "creator": bool(chat.creator),
+            # Who may post in a broadcast channel and manage members anywhere.
+            "admin": bool(chat.creator) or chat.admin_rights is not None,
+            "username": chat.username,
         }
     return None
 
@@ -189,6 +205,10 @@ def _action_json(action: abcs.MessageAction) -> Json:
         return {"kind": "remove", "users": [action.user_id]}
     if isinstance(action, types.MessageActionChatEditTitle):
         return {"kind": "title", "title": action.title}
+    if isinstance(action, types.MessageActionChannelCreate):
+        return {"kind": "create", "title": action.title, "users": []}
+    if isinstance(action, types.MessageActionChannelMigrateFrom):
+        return {"kind": "migrate", "title": action.title, "users": []}
     if isinstance(action, types.MessageActionChatJoinedByLink):
         return {"kind": "join", "users": []}
     return {"kind": "other", "name": type(action).__name__}
@@ -264,8 +284,24 @@ def updates_events(updates: abcs.Updates, me: int) -> tuple[list[Json], list[Jso
             shown = message_json(update.message)
             if shown is not None:
                 events.append({"type": "edit", "message": shown})
+        elif isinstance(update, types.UpdateNewChannelMessage):
+            shown = message_json(update.message)
+            if shown is not None:
+                events.append({"type": "message", "message": shown})
+        elif isinstance(update, types.UpdateEditChannelMessage):
+            shown = message_json(update.message)
+            if shown is not None:
+                events.append({"type": "edit", "message": shown})
         elif isinstance(update, types.UpdateDeleteMessages):
             events.append({"type": "delete", "ids": list(update.messages)})
+        elif isinstance(update, types.UpdateDeleteChannelMessages):
+            # A channel's message ids are its own: the deletion names the channel.
+            chat = -(CHANNEL_SHIFT + update.channel_id)
+            events.append({"type": "delete", "ids": list(update.messages), "chat": chat})
+        elif isinstance(update, types.UpdateChannel):
+            # Membership or rights changed (joined, invited, removed, made admin): the
+            # channel itself comes in the batch's ``chats``.
+            events.append({"type": "chat", "chat": -(CHANNEL_SHIFT + update.channel_id)})
         elif isinstance(update, types.UpdateUserName):
             names = [u.username for u in update.usernames if isinstance(u, types.Username)]
             shown_name = " ".join(p for p in (update.first_name, update.last_name) if p)

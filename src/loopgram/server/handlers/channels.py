@@ -114,6 +114,12 @@ async def handle_edit_banned(ctx: RequestContext, req: fn.EditBanned) -> types.U
     )
 
 
+@registry.method(fn.EditTitle)
+async def handle_edit_title(ctx: RequestContext, req: fn.EditTitle) -> types.Updates:
+    """channels.editTitle#566decd0 channel:InputChannel title:string = Updates;"""
+    return ctx.services.channels.edit_title(ctx.me, req.channel, req.title, origin=ctx.origin)
+
+
 @registry.method(fn.UpdateUsername)
 async def handle_update_username(ctx: RequestContext, req: fn.UpdateUsername) -> bool:
     """channels.updateUsername#3514b3de channel:InputChannel username:string = Bool;"""

@@ -33,6 +33,7 @@ async def handle_send_message(ctx: RequestContext, req: fn.SendMessage) -> types
             random_id=req.random_id,
             reply_markup=req.reply_markup,
             entities=req.entities,
+            reply_to=_reply_to_msg_id(req.reply_to, req.peer),
             origin=ctx.origin,
         )
     if isinstance(req.peer, types.InputPeerChat):

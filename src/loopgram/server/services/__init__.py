@@ -89,7 +89,7 @@ class Services:
                 storage, clock, random_bytes, peers, messages, keys, config, calls
             ),
             inline=InlineService(storage, clock, random_bytes, hub, peers, messages, config, calls),
-            updates=UpdateService(storage, clock, config),
+            updates=UpdateService(storage, clock, config, channels),
             help=HelpService(clock, info, config),
             commands=commands,
             dialogs=DialogService(storage, clock, hub, peers, messages, channels),

@@ -26,6 +26,18 @@ of is allowed for public (username) channels only, else ``CHANNEL_PRIVATE``; onl
 creator edits admins; admins ban; a user who left or was banned cannot press buttons
 (``CHANNEL_PRIVATE``); ``getChannelDifference`` answers ``channelDifferenceTooLong`` when
 the client is more than ``limit`` updates behind or the log no longer reaches its pts.
+
+Catching up (``catch_up``, the channels' part of ``updates.getDifference``): each member
+row keeps the channel pts up to which getDifference has told the member (a new member
+starts at the channel's pts of its joining). A user is told which channels moved past it
+(``updateChannelTooLong`` with the channel's pts) and fetches them itself; a bot gets the
+updates themselves, privacy mode applied -- Telegram gives bots their channel updates
+through getDifference -- or ``updateChannelTooLong`` past the difference limit. Pushes do
+not move the mark (the fan-out stays free of writes): a later catch-up may repeat an
+update, which clients drop by its pts. ``getChannelDifference`` moves the mark too, and
+hides from a bot in privacy mode what the pushes hide (its pts still moves past it).
+A reply (``reply_to``) is kept with the message (``MessageExtra.reply_to_id``); a reply
+to a bot's message reaches that bot in privacy mode, as in basic groups.
 """
 
 from __future__ import annotations
@@ -43,6 +55,7 @@ from loopgram.server.errors import (
     CHAT_WRITE_FORBIDDEN,
     ERRORS,
     MESSAGE_ID_INVALID,
+    REPLY_MESSAGE_ID_INVALID,
     USER_ALREADY_PARTICIPANT,
     USER_NOT_PARTICIPANT,
     USERNAME_INVALID,
@@ -161,6 +174,9 @@ def render_channel_message(
         reply_markup=parse_markup(msg.reply_markup),
         entities=parse_entities(msg.entities),
         edit_date=msg.edit_date,
+        reply_to=None
+        if extra.reply_to_id is None
+        else types.MessageReplyHeader(reply_to_msg_id=extra.reply_to_id),
     )
 
 
@@ -373,7 +389,7 @@ class ChannelService:
         for p in self._storage.chats.participants(chat_id):
             if p.user_id == actor.id:
                 continue
-            self._storage.channels.put_member(
+            row = self._storage.channels.put_member(
                 record.id,
                 p.user_id,
                 role=ChannelRole.ADMIN if p.admin else ChannelRole.MEMBER,
@@ -381,6 +397,9 @@ class ChannelService:
                 date=p.date,
                 rights=bytes(types.ChatAdminRights(other=True)) if p.admin else None,
             )
+            # A bot of the group joins the supergroup as on Telegram (the Bot API's
+            # my_chat_member there; none says it left the group).
+            self._participant_changed(actor.id, record, p.user_id, None, row, admins_too=False)
         action = types.MessageActionChannelMigrateFrom(title=chat.title, chat_id=chat_id)
         updates = self.service_message(
             actor, record, action, origin, extra=[types.UpdateChannel(channel_id=record.id)]
@@ -555,6 +574,21 @@ class ChannelService:
             self._storage.channels.remove_member(record.id, target.id)
             self._participant_changed(actor.id, record, target.id, existing, None)
         return self._channel_updates(actor.id, record, [types.UpdateChannel(channel_id=record.id)])
+
+    def edit_title(
+        self, actor: Account, channel: abcs.InputChannel, title: str, *, origin: Hashable = None
+    ) -> types.Updates:
+        """``channels.editTitle``: an admin with ``change_info`` renames the channel; the
+        members get a ``messageActionChatEditTitle`` carrying the renamed channel."""
+        record, me = self.member_of(actor, channel)
+        if not me.is_admin or not _admin_rights(me).change_info:
+            raise CHAT_ADMIN_REQUIRED()
+        title = self._title(title)
+        if title == record.title:
+            raise ERRORS["CHAT_NOT_MODIFIED"]()
+        record = self._storage.channels.update(record.id, title=title)
+        action = types.MessageActionChatEditTitle(title=title)
+        return self.service_message(actor, record, action, origin)
 
     def update_username(self, actor: Account, channel: abcs.InputChannel, username: str) -> bool:
         """``channels.updateUsername``: the creator makes the channel public (or private
@@ -814,15 +848,20 @@ class ChannelService:
         random_id: int,
         reply_markup: abcs.ReplyMarkup | None = None,
         entities: list[abcs.MessageEntity] | None = None,
+        reply_to: int | None = None,
         origin: Hashable = None,
     ) -> types.Updates:
-        """``messages.sendMessage`` to a supergroup (any member) or a channel (admins)."""
+        """``messages.sendMessage`` to a supergroup (any member) or a channel (admins);
+        ``reply_to``: the id of a message of the channel (``REPLY_MESSAGE_ID_INVALID``
+        for one it does not hold)."""
         record, _ = self._writer(sender, channel)
         self._messages.check_text(text, allow_empty=False)
         packed = pack_checked_entities(
             text, entities, self._config, lambda u: self._peers.user(sender, u)
         )
         markup = self._messages.bot_markup(sender, reply_markup, allow_game=False)
+        if reply_to is not None and self._storage.channels.message(record.id, reply_to) is None:
+            raise REPLY_MESSAGE_ID_INVALID()
         return self._post(
             sender,
             record,
@@ -830,6 +869,7 @@ class ChannelService:
             random_id=random_id,
             markup=None if markup is None else bytes(markup),
             entities=packed,
+            extra=None if reply_to is None else MessageExtra(reply_to_id=reply_to),
             origin=origin,
         )
 
@@ -1075,17 +1115,24 @@ class ChannelService:
         record = self.reader(viewer, channel)
         if pts <= 0:
             raise PERSISTENT_TIMESTAMP_INVALID()
+        # What the member fetches here, getDifference need not announce again.
+        self._storage.channels.set_caught_up(record.id, viewer.id, record.pts)
         if pts >= record.pts:
             return upd_types.ChannelDifferenceEmpty(final=True, pts=record.pts)
-        limit = max(1, min(limit, DIFFERENCE_MAX))
+        # Bots may ask for more at once (Telegram's documentation: users pass 10-100).
+        most = self._config.difference_limit if viewer.is_bot else DIFFERENCE_MAX
+        limit = max(1, min(limit, most))
         entries = self._storage.channels.updates_since(record.id, pts, limit=limit + 1)
         if not entries or entries[0].pts - entries[0].pts_count > pts or len(entries) > limit:
             return self._too_long(viewer, record)
         new_messages: list[abcs.Message] = []
         other: list[abcs.Update] = []
         user_ids: list[int] = [viewer.id]
+        member = self._storage.channels.member(record.id, viewer.id) if viewer.is_bot else None
         for entry in entries:
             update = self._viewer_update(entry, viewer.id)
+            if member is not None and not self._bot_shown(viewer, member, record, update):
+                continue  # the pts moves on past what privacy mode hides
             if isinstance(update, types.UpdateNewChannelMessage):
                 new_messages.append(update.message)
             else:
@@ -1101,6 +1148,67 @@ class ChannelService:
             chats=[self.render(record, viewer.id)],
             users=render_user_ids(self._storage, user_ids, viewer.id),
         )
+
+    def catch_up(self, viewer: Account) -> tuple[list[abcs.Update], list[int], list[abcs.Chat]]:
+        """The channels' part of ``updates.getDifference``: ``(updates, user ids, chats)``
+        for every channel whose log moved past the viewer's catch-up mark.
+
+        A user gets ``updateChannelTooLong`` with the channel's pts and fetches the rest
+        with ``getChannelDifference``. A bot gets the channel's updates themselves (as
+        Telegram gives bots their channel updates through getDifference), the messages
+        privacy mode lets it see, or ``updateChannelTooLong`` when more than the
+        difference limit piled up. Either way the mark moves to the channel's pts: an
+        update pushed live is announced again by the next catch-up, and clients drop it
+        by its pts, as they drop any update they already applied."""
+        updates: list[abcs.Update] = []
+        user_ids: list[int] = []
+        chats: list[abcs.Chat] = []
+        ids = self._storage.channels.channels_of(viewer.id)
+        for record in self._storage.channels.get_many(ids):
+            member = self._storage.channels.member(record.id, viewer.id)
+            if member is None or not member.present or record.pts <= member.caught_up_pts:
+                continue
+            found = None
+            if viewer.is_bot:
+                found = self._bot_catch_up(viewer, member, record)
+            if found is None:
+                updates.append(types.UpdateChannelTooLong(channel_id=record.id, pts=record.pts))
+            else:
+                updates += found
+                for update in found:
+                    message = getattr(update, "message", None)
+                    if isinstance(message, types.Message | types.MessageService):
+                        user_ids += _message_users(message)
+            chats.append(self.render(record, viewer.id, member))
+            self._storage.channels.set_caught_up(record.id, viewer.id, record.pts)
+        return updates, user_ids, chats
+
+    def _bot_catch_up(
+        self, bot: Account, member: ChannelMember, record: ChannelRecord
+    ) -> list[abcs.Update] | None:
+        """The channel's logged updates past the bot's mark that the bot sees; ``None``
+        when the log does not reach back to the mark or holds more than the limit."""
+        limit = self._config.difference_limit
+        mark = member.caught_up_pts
+        entries = self._storage.channels.updates_since(record.id, mark, limit=limit + 1)
+        if not entries or entries[0].pts - entries[0].pts_count > mark or len(entries) > limit:
+            return None
+        updates = (self._viewer_update(entry, bot.id) for entry in entries)
+        return [u for u in updates if self._bot_shown(bot, member, record, u)]
+
+    def _bot_shown(
+        self, bot: Account, member: ChannelMember, record: ChannelRecord, update: abcs.Update
+    ) -> bool:
+        """Whether a logged update is for the bot: a message privacy mode hides from it
+        is not (service messages and deletions are)."""
+        message = getattr(update, "message", None)
+        if not isinstance(message, types.Message):
+            return True
+        header = message.reply_to
+        if isinstance(header, types.MessageReplyHeader) and header.reply_to_msg_id is not None:
+            if self._replied_author(record.id, header.reply_to_msg_id) == bot.id:
+                return True
+        return self._bot_sees_text(bot, member, record, message.message)
 
     def _too_long(
         self, viewer: Account, record: ChannelRecord
@@ -1272,8 +1380,12 @@ class ChannelService:
     ) -> types.Updates:
         """Push the logged update to every online member who sees it; the actor's answer."""
         record = self._storage.channels.get(record.id) or record
-        service = MessageExtra.decode(msg.extra).action is not None
+        extra = MessageExtra.decode(msg.extra)
+        service = extra.action is not None
+        replied = self._replied_author(record.id, extra.reply_to_id)
         user_ids = [actor.id, *channel_message_user_ids(msg)]
+        if replied is not None:
+            user_ids.append(replied)
         accounts = self._storage.accounts.get_many(list(dict.fromkeys(user_ids)))
         members = self._storage.channels.members(record.id)
         online = [m for m in members if m.user_id != actor.id and self._hub.online(m.user_id)]
@@ -1282,17 +1394,30 @@ class ChannelService:
             for a in self._storage.accounts.get_many([m.user_id for m in online])
             if a.is_bot
         }
-        # One parsed update for every member: the batches only read it.
+        # One parsed update for every member: the batches only read it. The same for the
+        # users, unless the member is one of them (``self``): the push path writes each
+        # shared object once (node.links).
         update: abcs.Update = tl.read(logged.body)
+        named = {a.id for a in accounts}
+        others = render_users(accounts, 0)
         for member in online:
             bot = bots.get(member.user_id)
-            if bot is not None and not service and not self._bot_sees(bot, member, record, msg):
+            if (
+                bot is not None
+                and not service
+                and bot.id != replied
+                and not self._bot_sees_text(bot, member, record, msg.text)
+            ):
                 continue
             self._hub.publish(
                 member.user_id,
                 types.Updates(
                     updates=[update],
-                    users=render_users(accounts, member.user_id),
+                    users=(
+                        render_users(accounts, member.user_id)
+                        if member.user_id in named
+                        else others
+                    ),
                     chats=[self.render(record, member.user_id, member, len(members))],
                     date=int(self._clock()),
                     seq=0,
@@ -1319,14 +1444,22 @@ class ChannelService:
             seq=0,
         )
 
-    def _bot_sees(
-        self, bot: Account, member: ChannelMember, record: ChannelRecord, msg: ChannelMessage
+    def _replied_author(self, channel_id: int, reply_to_id: int | None) -> int | None:
+        """Who wrote the message a reply answers (a reply to a bot's message reaches it in
+        privacy mode); ``None`` without a reply or once that message is gone."""
+        if reply_to_id is None:
+            return None
+        replied = self._storage.channels.message(channel_id, reply_to_id)
+        return None if replied is None else replied.sender_id
+
+    def _bot_sees_text(
+        self, bot: Account, member: ChannelMember, record: ChannelRecord, text: str
     ) -> bool:
         if not record.megagroup:
             return member.is_admin
         return sees(
             bot,
-            msg.text,
+            text,
             privacy=self._storage.chats.bot_privacy(bot.id),
             admin=member.is_admin,
         )
@@ -1354,13 +1487,18 @@ class ChannelService:
         user_id: int,
         before: ChannelMember | None,
         after: ChannelMember | None,
+        *,
+        admins_too: bool = True,
     ) -> None:
         """``updateChannelParticipant`` to the bots it is for: the user itself when it is
-        a bot, and the channel's administrator bots (``after``: ``None`` once it left)."""
-        members = self._storage.channels.members(
-            record.id, [ChannelRole.CREATOR, ChannelRole.ADMIN]
-        )
-        candidates = [m.user_id for m in members if self._hub.online(m.user_id)]
+        a bot, and (``admins_too``) the channel's administrator bots (``after``: ``None``
+        once it left)."""
+        candidates: list[int] = []
+        if admins_too:
+            members = self._storage.channels.members(
+                record.id, [ChannelRole.CREATOR, ChannelRole.ADMIN]
+            )
+            candidates = [m.user_id for m in members if self._hub.online(m.user_id)]
         if self._hub.online(user_id):
             candidates.append(user_id)
         if not candidates:

@@ -266,6 +266,36 @@ class InlineService:
         """Keep an accepted answer's results sendable (the caller claimed its query)."""
         self._answered.add(answered.query_id, answered.expires, answered)
 
+    def remember_delivered(self, call: PendingCall, found: msg_types.BotResults) -> None:
+        """Keep the results a user got sendable in the process where the user waited, when
+        the bot answered in another one (which remembered them there): rebuilt from what
+        the user got, whose keyboards are the checked form of the bot's."""
+        if call.query_id in self._answered:
+            return
+        kept: dict[str, _Result] = {}
+        for result in found.results:
+            if not isinstance(result, types.BotInlineResult):
+                continue  # loopgram answers articles only
+            shown = result.send_message
+            if not isinstance(shown, types.BotInlineMessageText):
+                continue
+            markup = shown.reply_markup
+            kept[result.id] = _Result(
+                text=shown.message,
+                entities=shown.entities,
+                reply_markup=markup,
+                inline_keyboard=isinstance(markup, types.ReplyInlineMarkup) and bool(markup.rows),
+            )
+        answered = Answered(
+            query_id=call.query_id,
+            bot_id=call.bot_id,
+            user_id=call.user_id,
+            query=call.query,
+            expires=self._clock() + self._config.inline_results_ttl,
+            results=kept,
+        )
+        self._answered.add(answered.query_id, answered.expires, answered)
+
     # -- the user sends a result --------------------------------------------------------------
 
     def send(

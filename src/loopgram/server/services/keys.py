@@ -26,6 +26,9 @@ class ServerKeys:
         # Every press needs its chat's chat_instance; the HMAC behind it never changes
         # (the secret is written once), so each chat's value is computed once.
         self._chat_instances: dict[tuple[int, int], int] = {}
+        # Likewise every message to a supergroup needs each member's access hash of it, and
+        # every press in one its chat_instance.
+        self._channel_values: dict[str, int] = {}
 
     def _int64(self, label: str) -> int:
         if self._secret is None:
@@ -51,12 +54,22 @@ class ServerKeys:
 
     def channel_chat_instance(self, channel_id: int) -> int:
         """The ``chat_instance`` of supergroup or channel ``channel_id``."""
-        return self._int64(f"chat_instance:channel:{channel_id}")
+        return self._remembered(f"chat_instance:channel:{channel_id}")
 
     def channel_access_hash(self, viewer_id: int, channel_id: int) -> int:
         """The access_hash of a channel as ``viewer_id`` sees it: one per viewer, as on
         Telegram, so a hash one account saw proves nothing for another."""
-        return self._int64(f"channel:{viewer_id}:{channel_id}")
+        return self._remembered(f"channel:{viewer_id}:{channel_id}")
+
+    def _remembered(self, label: str) -> int:
+        memo = self._channel_values
+        value = memo.get(label)
+        if value is None:
+            value = self._int64(label)
+            if len(memo) >= _MEMO_SIZE:
+                del memo[next(iter(memo))]
+            memo[label] = value
+        return value
 
     def inline_access_hash(self, owner_id: int, msg_id: int) -> int:
         """The access_hash of the inline message id for message ``msg_id`` of ``owner_id``."""

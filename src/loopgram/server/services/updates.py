@@ -11,18 +11,26 @@ from __future__ import annotations
 from loopgram import tl
 from loopgram.clock import Clock
 from loopgram.server.config import ServerConfig
+from loopgram.server.services.channels import ChannelService
 from loopgram.server.services.chats import render_chats
-from loopgram.server.services.render import render_users
+from loopgram.server.services.render import render_user_ids, render_users
 from loopgram.storage import Account, Storage, StoredUpdate
 from loopgram.tl import abcs, types
 from loopgram.tl.types import updates as upd_types
 
 
 class UpdateService:
-    def __init__(self, storage: Storage, clock: Clock, config: ServerConfig) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        clock: Clock,
+        config: ServerConfig,
+        channels: ChannelService | None = None,
+    ) -> None:
         self._storage = storage
         self._clock = clock
         self._config = config
+        self._channels = channels
 
     def state(self, account: Account) -> upd_types.State:
         """``updates.getState``."""
@@ -39,24 +47,44 @@ class UpdateService:
         self, account: Account, *, pts: int, pts_total_limit: int | None = None
     ) -> abcs.updates.Difference:
         """``updates.getDifference`` from ``pts``: everything logged above it (a slice when
-        there is more than one page), or ``differenceEmpty``."""
+        there is more than one page) and what the account's channels hold for it
+        (``ChannelService.catch_up``), or ``differenceEmpty``."""
         state = self._storage.updates.state(account.id)
         now = int(self._clock())
-        if pts >= state.pts:
+        entries: list[StoredUpdate] = []
+        if pts < state.pts:
+            limit = self._config.difference_limit
+            if pts_total_limit is not None and pts_total_limit > 0:
+                limit = min(limit, pts_total_limit)
+            entries = self._storage.updates.since(account.id, pts, limit=limit)
+            if not entries or entries[0].pts - entries[0].pts_count > pts:
+                # The log no longer reaches back to the client's pts (the channels wait
+                # for the next call, which the client makes from the new pts).
+                return upd_types.DifferenceTooLong(pts=state.pts)
+        channel_updates: list[abcs.Update] = []
+        channel_users: list[int] = []
+        channel_chats: list[abcs.Chat] = []
+        if self._channels is not None:
+            channel_updates, channel_users, channel_chats = self._channels.catch_up(account)
+        if not entries:
             # Nothing newer (a client ahead of the server restarted with a fresh state: its
             # next getState puts it right).
-            return upd_types.DifferenceEmpty(date=now, seq=state.seq)
-        limit = self._config.difference_limit
-        if pts_total_limit is not None and pts_total_limit > 0:
-            limit = min(limit, pts_total_limit)
-        entries = self._storage.updates.since(account.id, pts, limit=limit)
-        if not entries or entries[0].pts - entries[0].pts_count > pts:
-            # The log no longer reaches back to the client's pts.
-            return upd_types.DifferenceTooLong(pts=state.pts)
+            if not channel_updates:
+                return upd_types.DifferenceEmpty(date=now, seq=state.seq)
+            return upd_types.Difference(
+                new_messages=[],
+                new_encrypted_messages=[],
+                other_updates=channel_updates,
+                chats=channel_chats,
+                users=render_user_ids(self._storage, [account.id, *channel_users], account.id),
+                state=upd_types.State(
+                    pts=state.pts, qts=state.qts, date=now, seq=state.seq, unread_count=0
+                ),
+            )
         entries = _within(entries, self._config.difference_size_max)
         new_messages: list[abcs.Message] = []
-        other: list[abcs.Update] = []
-        user_ids: list[int] = [account.id]
+        other: list[abcs.Update] = list(channel_updates)
+        user_ids: list[int] = [account.id, *channel_users]
         for entry in entries:
             update = tl.read(entry.body)
             if isinstance(update, types.UpdateNewMessage):
@@ -72,7 +100,10 @@ class UpdateService:
                 if isinstance(removed, int):
                     user_ids.append(removed)
         users = render_users(self._storage.accounts.get_many(dict.fromkeys(user_ids)), account.id)
-        chats = render_chats(self._storage, _message_chats(new_messages, other), account.id)
+        chats = [
+            *render_chats(self._storage, _message_chats(new_messages, other), account.id),
+            *channel_chats,
+        ]
         last = entries[-1]
         if last.pts < state.pts:
             return upd_types.DifferenceSlice(

@@ -31,7 +31,7 @@ const state = {
   loginCode: "",
   me: null,
   users: new Map(),        // user id -> {id, name, username, bot}
-  chats: new Map(),        // group id (negative) -> {id, title, members, left}
+  chats: new Map(),        // group or channel id (negative) -> {id, kind, title, members, left, admin, username}
   dialogs: new Map(),      // chat id -> {chat, top, unread}
   chat: null,              // open chat id
   messages: new Map(),     // message id -> message (open chat)
@@ -44,6 +44,7 @@ const state = {
   held: [],
   presses: new Map(),      // query id -> list item
   toastTimer: 0,
+  replyPlaceholder: null,  // the open chat's reply keyboard's placeholder
 };
 
 // -- the socket --------------------------------------------------------------------------
@@ -85,7 +86,7 @@ function onMessage(message) {
   }
   switch (message.type) {
     case "hello": onHello(message); break;
-    case "update": rememberUsers(message.users); rememberChats(message.chats); onUpdate(message.update); break;
+    case "update": rememberUsers(message.users); rememberChats(message.chats); onUpdate(message.update); renderChatHead(); break;
     case "call": onCall(message.call); break;
     case "press": onPressTimeline(message.press); break;
   }
@@ -195,11 +196,14 @@ function shortName(id) {
   return user ? user.name : String(id);
 }
 
-// Chat ids: a user's id, or a basic group's negative id.
+// Chat ids: a user's id, a basic group's negative id, or a supergroup's or channel's
+// -(10^12 + id), as the Bot API numbers them.
+const CHANNEL_SHIFT = 1e12;
+
 function chatName(id) {
   if (id < 0) {
     const chat = state.chats.get(id);
-    return chat ? chat.title : `group ${-id}`;
+    return chat ? chat.title : `chat ${id}`;
   }
   return userName(id);
 }
@@ -213,16 +217,44 @@ function preview(message) {
 
 function chatKind(id) {
   const chat = state.chats.get(id);
-  return chat ? chat.kind : "group";
+  if (chat) return chat.kind;
+  return id <= -CHANNEL_SHIFT ? "supergroup" : "group";
 }
 
-// Channels and supergroups are listed; the page opens private chats and basic groups.
-function openDialog(id) {
-  if (id < 0 && chatKind(id) !== "group") {
-    toast(`This is a ${chatKind(id)}: the page lists channels and supergroups but does not open them yet`);
-    return;
-  }
-  openChat(id);
+// What this tab may do in a chat: "write"; "read" (a broadcast channel's subscriber: only
+// admins post, the posts' buttons still work); "join" (a public supergroup or channel
+// opened by its username); "out" (left, or removed).
+function chatAccess(id) {
+  const chat = id < 0 ? state.chats.get(id) : null;
+  if (!chat) return "write";
+  if (chat.left) return chat.username && chat.kind !== "group" ? "join" : "out";
+  if (chat.kind === "channel" && !chat.admin) return "read";
+  return "write";
+}
+
+const COMPOSER_HINTS = {
+  write: "Message",
+  read: "Only the channel's admins post here",
+  join: "Join to write here",
+  out: "You are not a member of this chat",
+};
+
+// The open chat's head and composer follow its state (a title changed, the tab removed or
+// made admin elsewhere) without changing their size, so nothing below them moves.
+function renderChatHead() {
+  const id = state.chat;
+  if (id === null) return;
+  const access = chatAccess(id);
+  $("chat-title").textContent = chatName(id);
+  $("chat-kind").textContent = id < 0 ? chatKind(id) : "";
+  $("chat-kind").hidden = id > 0;
+  $("add-member-form").hidden = id > 0 || access !== "write";
+  $("chat-manage").hidden = id > 0 || access === "join" || access === "out";
+  $("chat-join").hidden = access !== "join";
+  const writable = access === "write";
+  $("text").disabled = $("send").disabled = !writable;
+  $("text").placeholder = writable ? state.replyPlaceholder || "Message" : COMPOSER_HINTS[access];
+  $("send").hidden = access === "join";
 }
 
 async function loadDialogs() {
@@ -240,7 +272,7 @@ function renderDialogs() {
   $("dialogs").replaceChildren(...items.map((dialog) => el("li", null,
     el("button", {
       type: "button", "aria-current": dialog.chat === state.chat ? "true" : "false",
-      dataset: { chat: dialog.chat }, onclick: () => openDialog(dialog.chat),
+      dataset: { chat: dialog.chat }, onclick: () => openChat(dialog.chat),
     },
       el("span", { class: "name" }, dialog.chat < 0 ? el("span", { class: "group-mark" }, chatKind(dialog.chat)) : null, chatName(dialog.chat)),
       dialog.unread && dialog.chat !== state.chat ? el("span", { class: "unread" }, String(dialog.unread)) : el("span"),
@@ -253,6 +285,7 @@ $("open-form").addEventListener("submit", async (event) => {
   try {
     const result = await rpc("resolve", { username: $("open-username").value.trim() });
     rememberUsers(result.users);
+    rememberChats(result.chats);
     $("open-username").value = "";
     await openChat(result.chat);
   } catch (e) { $("open-error").textContent = e.message; }
@@ -263,9 +296,9 @@ $("open-form").addEventListener("submit", async (event) => {
 async function openChat(chat) {
   state.chat = chat;
   state.messages.clear();
-  $("chat-title").textContent = chatName(chat);
-  $("add-member-form").hidden = chat > 0;
-  $("text").disabled = $("send").disabled = false;
+  state.replyPlaceholder = null;
+  $("messages").replaceChildren();
+  renderChatHead();
   const dialog = state.dialogs.get(chat);
   if (dialog) dialog.unread = 0;
   renderDialogs();
@@ -277,8 +310,10 @@ async function openChat(chat) {
   state.more = result.more;
   $("messages").replaceChildren(...result.messages.map(renderMessage));
   renderReplyKeyboard();
+  renderChatHead();
   scrollToEnd(true);
-  $("text").focus();
+  if (!$("text").disabled) $("text").focus();
+  else if (!$("chat-join").hidden) $("chat-join").focus();
 }
 
 // Older messages load as the list is scrolled up, the visible ones staying where they are.
@@ -329,7 +364,16 @@ async function send(text) {
 
 function onUpdate(update) {
   if (update.type === "user") { onUserRenamed(update.user); return; }
+  if (update.type === "chat") {
+    // Joined, invited, removed or made admin: the chat itself came with the update.
+    if (!state.dialogs.has(update.chat)) state.dialogs.set(update.chat, { chat: update.chat, top: null, unread: 0 });
+    renderDialogs();
+    return;
+  }
   if (update.type === "delete") {
+    // A channel's message ids are its own: its deletions name it; the others are of the
+    // user's one box of private chats and basic groups.
+    if (update.chat !== undefined ? update.chat !== state.chat : state.chat <= -CHANNEL_SHIFT) return;
     for (const id of update.ids) {
       if (state.messages.delete(id)) document.querySelector(`#messages [data-id="${id}"]`)?.remove();
     }
@@ -343,7 +387,7 @@ function onUpdate(update) {
   state.dialogs.set(message.chat, dialog);
   renderDialogs();
   if (message.chat !== state.chat) return;
-  $("chat-title").textContent = chatName(message.chat);  // a group's new title
+  renderChatHead();  // a group's new title, or the tab removed from it
   const old = document.querySelector(`#messages [data-id="${message.id}"]`);
   state.messages.set(message.id, message);
   if (old) {
@@ -357,14 +401,24 @@ function onUpdate(update) {
 
 function serviceText(message) {
   const s = message.service;
+  // A broadcast channel's service messages speak for the channel, as its posts do.
+  if (!message.from) {
+    switch (s.kind) {
+      case "create": return `Channel «${s.title}» created`;
+      case "title": return `Channel name was changed to «${s.title}»`;
+      default: return s.name || s.kind;
+    }
+  }
   const who = message.out ? "You" : shortName(message.from);
   const names = (s.users || []).map((id) => (state.me && id === state.me.id ? "you" : shortName(id))).join(", ");
+  const self = s.users && s.users.length === 1 && s.users[0] === message.from;
   switch (s.kind) {
     case "create": return `${who} created the group «${s.title}»`;
-    case "add": return `${who} added ${names}`;
-    case "remove": return s.users.length === 1 && s.users[0] === message.from ? `${who} left the group` : `${who} removed ${names}`;
+    case "add": return self ? `${who} joined the group` : `${who} added ${names}`;
+    case "remove": return self ? `${who} left the group` : `${who} removed ${names}`;
     case "title": return `${who} changed the group name to «${s.title}»`;
     case "join": return `${who} joined the group by link`;
+    case "migrate": return `The group «${s.title}» became a supergroup`;
     default: return `${who}: ${s.name}`;
   }
 }
@@ -482,10 +536,12 @@ function renderReplyKeyboard() {
   if (!markup || markup.kind !== "reply" || state.usedKeyboards.has(source.id)) {
     box.hidden = true;
     box.replaceChildren();
-    $("text").placeholder = "Message";
+    state.replyPlaceholder = null;
+    if (!$("text").disabled) $("text").placeholder = "Message";
     return;
   }
-  $("text").placeholder = markup.placeholder || "Message";
+  state.replyPlaceholder = markup.placeholder || null;
+  if (!$("text").disabled) $("text").placeholder = markup.placeholder || "Message";
   box.replaceChildren(...markup.rows.map((row) => el("div", { class: "kb-row" },
     ...row.map((button) => el("button", {
       type: "button",
@@ -553,7 +609,7 @@ async function press(message, button, node) {
   if (cached && cached.until > Date.now()) {
     // As Telegram's apps do: within cache_time the answer is shown again, the bot not asked.
     showAnswer(cached.answer);
-    addPress({ cached: true, bot_name: userName(bot), msg_id: message.id,
+    addPress({ cached: true, bot_name: bot ? userName(bot) : chatName(message.chat), msg_id: message.id,
                shown_ms: performance.now() - started, user: state.me ? state.me.name : "" });
     return;
   }
@@ -654,11 +710,13 @@ $("group-form").addEventListener("submit", async (event) => {
   try {
     const result = await rpc("create_group", {
       title: $("group-title").value, usernames: usernames($("group-members").value),
+      kind: $("group-kind").value,
     });
     rememberUsers(result.users);
     rememberChats(result.chats);
     $("new-group").close();
     $("group-title").value = $("group-members").value = "";
+    if (result.chat !== null && !state.dialogs.has(result.chat)) state.dialogs.set(result.chat, { chat: result.chat, top: null, unread: 0 });
     for (const message of result.messages) onUpdate({ type: "message", message });
     await openChat(result.chat);
   } catch (e) { $("group-error").textContent = e.message; }
@@ -669,11 +727,112 @@ $("add-member-form").addEventListener("submit", async (event) => {
   $("add-member-error").textContent = "";
   try {
     const result = await rpc("add_member", { chat: state.chat, username: $("add-member").value.trim() });
+    $("add-member").value = "";
+    applyChange(result);
+  } catch (e) { $("add-member-error").textContent = e.message; }
+});
+
+// Joining a public supergroup or channel opened by its username.
+$("chat-join").addEventListener("click", async () => {
+  const chat = state.chat;
+  try {
+    const result = await rpc("join", { chat });
     rememberUsers(result.users);
     rememberChats(result.chats);
-    $("add-member").value = "";
+    if (!state.dialogs.has(chat)) state.dialogs.set(chat, { chat, top: null, unread: 0 });
     for (const message of result.messages) onUpdate({ type: "message", message });
-  } catch (e) { $("add-member-error").textContent = e.message; }
+    renderDialogs();
+    renderChatHead();
+    if (!$("text").disabled) $("text").focus();
+  } catch (e) { toast(`Not joined: ${e.message}`); }
+});
+
+// -- managing a group or channel: its name, its members, leaving ---------------------------
+
+$("chat-manage").addEventListener("click", async () => {
+  const chat = state.chat;
+  if (chat === null || chat > 0) return;
+  $("manage-error").textContent = "";
+  $("manage-title").value = chatName(chat);
+  const known = state.chats.get(chat);
+  $("public-form").hidden = chatKind(chat) === "group" || !(known && known.creator);
+  $("public-username").value = known && known.username ? known.username : "";
+  $("manage-heading").textContent = `${chatKind(chat)[0].toUpperCase()}${chatKind(chat).slice(1)} settings`;
+  $("members").replaceChildren();
+  $("manage").showModal();
+  $("manage-title").focus();
+  await loadMembers(chat);
+});
+$("manage-close").addEventListener("click", () => $("manage").close());
+
+async function loadMembers(chat) {
+  try {
+    const result = await rpc("members", { chat });
+    if (state.chat !== chat) return;
+    rememberUsers(result.users);
+    const me = state.me ? state.me.id : null;
+    $("members").replaceChildren(...result.members.map((member) => el("li", null,
+      el("span", { class: "name" }, member.user === me ? `${shortName(member.user)} (you)` : userName(member.user)),
+      member.role !== "member" ? el("span", { class: "group-mark" }, member.role) : null,
+      member.user === me || member.role === "creator" ? null : el("button", {
+        type: "button", "aria-label": `Remove ${shortName(member.user)}`,
+        onclick: () => removeMember(chat, member.user),
+      }, "Remove"))));
+  } catch (e) { $("manage-error").textContent = e.message; }
+}
+
+// Service messages the change made are shown at once, as pushed ones are.
+function applyChange(result) {
+  rememberUsers(result.users);
+  rememberChats(result.chats);
+  for (const message of result.messages) onUpdate({ type: "message", message });
+  renderDialogs();
+  renderChatHead();
+}
+
+async function removeMember(chat, user) {
+  $("manage-error").textContent = "";
+  try {
+    applyChange(await rpc("remove_member", { chat, user }));
+    await loadMembers(chat);
+  } catch (e) { $("manage-error").textContent = e.message; }
+}
+
+$("manage-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  $("manage-error").textContent = "";
+  try {
+    applyChange(await rpc("rename", { chat: state.chat, title: $("manage-title").value }));
+  } catch (e) { $("manage-error").textContent = e.message; }
+});
+
+$("public-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  $("manage-error").textContent = "";
+  try {
+    rememberChats((await rpc("set_username", { chat: state.chat, username: $("public-username").value })).chats);
+    $("manage-error").textContent = "";
+    toast($("public-username").value.trim() ? `Public: @${$("public-username").value.trim().replace(/^@/, "")}` : "Private again");
+  } catch (e) { $("manage-error").textContent = e.message; }
+});
+
+$("manage-leave").addEventListener("click", async () => {
+  const chat = state.chat;
+  $("manage-error").textContent = "";
+  try {
+    await rpc("leave", { chat });
+  } catch (e) { $("manage-error").textContent = e.message; return; }
+  $("manage").close();
+  // As the apps do, a chat left goes from the list.
+  state.dialogs.delete(chat);
+  state.chat = null;
+  state.messages.clear();
+  $("messages").replaceChildren();
+  $("chat-title").textContent = "No chat open";
+  $("chat-kind").hidden = $("chat-manage").hidden = $("add-member-form").hidden = $("chat-join").hidden = true;
+  $("text").disabled = $("send").disabled = true;
+  renderDialogs();
+  $("open-username").focus();
 });
 
 // -- the live panel -------------------------------------------------------------------------
