@@ -263,6 +263,7 @@ class _PgConnection:
         self.written: set[str] | None = set()
         """Tables the current transaction may have changed (``None``: unknown, any)."""
         self._readable: select.poll | None = None
+        self._ended = False
         self._connect_timeout = connect_timeout
         self._lock_timeout = lock_timeout
         self.pg: psycopg.Connection[Row] | None = None
@@ -319,6 +320,7 @@ class _PgConnection:
             raise translate_error(e) from e
         if self.listen:
             pg.add_notify_handler(self._on_notify)
+            pg.add_notice_handler(self._on_notice)
             try:
                 pg.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
             except psycopg.Error as e:
@@ -329,8 +331,16 @@ class _PgConnection:
             self._readable = select.poll()
             self._readable.register(pg.pgconn.socket, select.POLLIN)
         self.pg = pg
+        self._ended = False
         self.generation += 1
         return pg
+
+    def _on_notice(self, diag: psycopg.errors.Diagnostic) -> None:
+        # A server ending an idle session (shutdown, pg_terminate_backend) sends a FATAL
+        # error first, which libpq hands over as a notice; the socket's end may arrive a
+        # moment later, after a read that already found nothing more to consume.
+        if diag.severity_nonlocalized in ("FATAL", "PANIC"):
+            self._ended = True
 
     def _on_notify(self, notify: psycopg.Notify) -> None:
         # psycopg hands over what arrived during a statement of ours.
@@ -366,7 +376,11 @@ class _PgConnection:
                 if readable is None or not readable.poll(0):
                     break
                 pgconn.consume_input()
-            lost = pgconn.status != psycopg.pq.ConnStatus.OK
+            # Reading only buffers; parsing is what hands a server's goodbye (a FATAL
+            # error while idle) to _on_notice, even when the socket's end is still on
+            # its way.
+            pgconn.is_busy()
+            lost = self._ended or pgconn.status != psycopg.pq.ConnStatus.OK
         except (psycopg.OperationalError, OSError):
             lost = True
         if lost:
