@@ -23,7 +23,7 @@ from typing import Any, Final
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from loopgram.cluster.pubsub import Script, cancelling, client_for, stop_task
+from loopgram.cluster.pubsub import Outage, Script, cancelling, client_for, stop_task
 from loopgram.server.config import Rate
 from loopgram.server.flood import Level
 
@@ -76,7 +76,10 @@ class RedisFloodBuckets:
         self._queued: dict[str, _Spends] = {}
         self._ready = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
-        self._failing = False
+        self._outage = Outage(
+            "cannot share flood counters (each process limits alone)",
+            "flood counters are shared again",
+        )
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> RedisFloodBuckets:
@@ -123,16 +126,12 @@ class RedisFloodBuckets:
                 continue
             try:
                 await self._send(batch)
-            except RedisError:
+            except RedisError as e:
                 if cancelling():
                     raise
-                if not self._failing:
-                    log.warning("cannot share flood counters (each process limits alone)")
-                self._failing = True
+                self._outage.failed(e)
             else:
-                if self._failing:
-                    log.warning("flood counters are shared again")
-                self._failing = False
+                self._outage.worked()
             if not self._queued:
                 self._ready.clear()
 

@@ -39,7 +39,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from loopgram import tl
-from loopgram.cluster.pubsub import Listener, cancelling, client_for, stop_task
+from loopgram.cluster.pubsub import Listener, Outage, cancelling, client_for, stop_task
 from loopgram.server.hub import LocalHub, Subscription, UpdateSink
 from loopgram.tl.abcs import Updates
 
@@ -88,7 +88,10 @@ class RedisHub:
         self._outbox: asyncio.Queue[bytes] = asyncio.Queue()
         self._listener: Listener | None = None
         self._writer: asyncio.Task[None] | None = None
-        self._failing = False
+        self._outage = Outage(
+            "cannot publish updates to the other processes",
+            "publishing updates to the other processes again",
+        )
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> RedisHub:
@@ -151,13 +154,9 @@ class RedisHub:
             except RedisError as e:
                 if cancelling():
                     raise
-                if not self._failing:
-                    log.warning("cannot publish updates to the other processes: %s", e)
-                self._failing = True
+                self._outage.failed(e)
             else:
-                if self._failing:
-                    log.warning("publishing updates to the other processes again")
-                self._failing = False
+                self._outage.worked()
 
     def _received(self, data: bytes) -> None:
         try:

@@ -93,6 +93,28 @@ async def stop_task(task: asyncio.Task[Any] | None) -> None:
         task.exception()  # retrieved: the owner reported it when it mattered
 
 
+class Outage:
+    """One warning when Redis starts failing a background writer and one when it works
+    again, instead of one per failed write (a writer retries on every turn)."""
+
+    __slots__ = ("_back", "_failing", "_lost")
+
+    def __init__(self, lost: str, back: str | None = None) -> None:
+        self._failing = False
+        self._lost = lost
+        self._back = back
+
+    def failed(self, error: RedisError) -> None:
+        if not self._failing:
+            log.warning("%s: %s", self._lost, error)
+        self._failing = True
+
+    def worked(self) -> None:
+        if self._failing and self._back is not None:
+            log.warning("%s", self._back)
+        self._failing = False
+
+
 class Script:
     """A Lua script run by its SHA1 with ``EVALSHA``, loaded on the first ``NOSCRIPT``.
 

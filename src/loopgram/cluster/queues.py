@@ -29,7 +29,7 @@ from typing import Any, Final
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from loopgram.cluster.pubsub import Listener, Script, cancelling, client_for, stop_task
+from loopgram.cluster.pubsub import Listener, Outage, Script, cancelling, client_for, stop_task
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ class RedisQueueSignals:
         self._held: set[int] = set()
         self._renewer: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._failing = False
+        self._outage = Outage("cannot signal Bot API queue changes to the others")
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> RedisQueueSignals:
@@ -197,11 +197,9 @@ class RedisQueueSignals:
             except RedisError as e:
                 if cancelling():
                     raise
-                if not self._failing:
-                    log.warning("cannot signal Bot API queue changes to the others: %s", e)
-                self._failing = True
+                self._outage.failed(e)
             else:
-                self._failing = False
+                self._outage.worked()
 
     def _received(self, data: bytes) -> None:
         origin, _, body = data.decode(errors="replace").partition("|")

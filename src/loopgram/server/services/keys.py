@@ -23,12 +23,10 @@ class ServerKeys:
         self._storage = storage
         self._random = random_bytes
         self._secret: bytes | None = None
-        # Every press needs its chat's chat_instance; the HMAC behind it never changes
-        # (the secret is written once), so each chat's value is computed once.
-        self._chat_instances: dict[tuple[int, int], int] = {}
-        # Likewise every message to a supergroup needs each member's access hash of it, and
-        # every press in one its chat_instance.
-        self._channel_values: dict[str, int] = {}
+        # Every press needs its chat's chat_instance, and every message to a supergroup each
+        # member's access hash of it; the HMAC behind them never changes (the secret is
+        # written once), so the values in use are computed once (bounded: oldest out first).
+        self._memo: dict[str, int] = {}
 
     def _int64(self, label: str) -> int:
         if self._secret is None:
@@ -38,15 +36,8 @@ class ServerKeys:
 
     def private_chat_instance(self, a: int, b: int) -> int:
         """The ``chat_instance`` of the private chat between accounts ``a`` and ``b``."""
-        key = (a, b) if a <= b else (b, a)
-        value = self._chat_instances.get(key)
-        if value is None:
-            value = self._int64(f"chat_instance:user:{key[0]}:{key[1]}")
-            memo = self._chat_instances
-            if len(memo) >= _MEMO_SIZE:
-                del memo[next(iter(memo))]
-            memo[key] = value
-        return value
+        low, high = (a, b) if a <= b else (b, a)
+        return self._remembered(f"chat_instance:user:{low}:{high}")
 
     def group_chat_instance(self, chat_id: int) -> int:
         """The ``chat_instance`` of basic group ``chat_id``: one value for all its members."""
@@ -62,7 +53,7 @@ class ServerKeys:
         return self._remembered(f"channel:{viewer_id}:{channel_id}")
 
     def _remembered(self, label: str) -> int:
-        memo = self._channel_values
+        memo = self._memo
         value = memo.get(label)
         if value is None:
             value = self._int64(label)
