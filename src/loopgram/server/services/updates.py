@@ -25,7 +25,7 @@ class UpdateService:
         storage: Storage,
         clock: Clock,
         config: ServerConfig,
-        channels: ChannelService | None = None,
+        channels: ChannelService,
     ) -> None:
         self._storage = storage
         self._clock = clock
@@ -61,11 +61,7 @@ class UpdateService:
                 # The log no longer reaches back to the client's pts (the channels wait
                 # for the next call, which the client makes from the new pts).
                 return upd_types.DifferenceTooLong(pts=state.pts)
-        channel_updates: list[abcs.Update] = []
-        channel_users: list[int] = []
-        channel_chats: list[abcs.Chat] = []
-        if self._channels is not None:
-            channel_updates, channel_users, channel_chats = self._channels.catch_up(account)
+        channel_updates, channel_users, channel_chats = self._channels.catch_up(account)
         if not entries:
             # Nothing newer (a client ahead of the server restarted with a fresh state: its
             # next getState puts it right).
