@@ -178,6 +178,13 @@ _NOT_FROM_WEBHOOK: Final = frozenset({"setwebhook", "deletewebhook", "close", "l
 _SECRET: Final = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
 
+async def _changed_within(changed: asyncio.Event, seconds: float | None) -> None:
+    """Wait until ``changed`` is set, or ``seconds`` at the most (``None``: no limit)."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            await changed.wait()
+
+
 def _reason(status: int) -> str:
     try:
         return HTTPStatus(status).phrase
@@ -462,17 +469,13 @@ class BotApiGateway:
                 return
             # Another process may deliver this bot's webhook: one at a time does.
             if not await self.signals.deliverer(bot_id):
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(renewal):
-                        await changed.wait()
+                await _changed_within(changed, renewal)
                 continue
             with self.storage.reading():
                 found = self.queues.take(bot_id, 0, 1)
             if not found:
                 # The deliverer keeps its right by coming back within ``renewal``.
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(renewal):
-                        await changed.wait()
+                await _changed_within(changed, renewal)
                 continue
             update = found[0]
             body = update_json(update).encode()
